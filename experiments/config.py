@@ -20,11 +20,13 @@ with one ``file:line: field is value; expected ...`` line per defect.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import math
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from optimizer.errors import ScenarioError
 
@@ -164,6 +166,10 @@ class SequentialConfig(_Model):
     )
     planned_looks: int = Field(4, ge=1, le=52, description="Planned weekly looks (the last one is the final analysis).")
     spending: Literal["obrien_fleming", "pocock"] = Field("obrien_fleming", description="Lan-DeMets spending function.")
+    msprt_tau_relative: float = Field(
+        0.05, gt=0, allow_inf_nan=False,
+        description="mSPRT mixing scale as a fraction of the control mean (about the effect you expect).",
+    )
 
 
 class AppliesTo(_Model):
@@ -178,17 +184,22 @@ class AppliesTo(_Model):
 
 
 class ExperimentConfig(_Model):
-    """One A/B(/n) experiment."""
+    """One A/B(/n) experiment.
+
+    Cross-field checks are field validators (not one model validator) so that each message
+    points at the offending key and line: ``experiments[0].control is 'baseline'; ...``.
+    Fields are validated in declaration order, so a validator sees the fields above it.
+    """
 
     name: str = Field(pattern=_NAME, description="Experiment name (unique).")
     description: str = Field("", description="One line for the report.")
     start_date: dt.date = Field(description="First day of the experiment (UTC).")
-    data: DataSource = Field(description="Where the data comes from.")
-    control: str = Field(pattern=_LITERAL, description="Name of the control variant.")
     variants: list[Annotated[str, Field(pattern=_LITERAL)]] = Field(
         description="All variant names, control included (>= 2)."
     )
+    control: str = Field(pattern=_LITERAL, description="Name of the control variant.")
     metrics: list[MetricConfig] = Field(min_length=1, description="Metrics; at least one success metric.")
+    data: DataSource = Field(description="Where the data comes from.")
     alpha: float = Field(0.05, gt=0, lt=0.5, allow_inf_nan=False, description="Two-sided type-I error rate.")
     power: float = Field(0.8, gt=0, lt=1, allow_inf_nan=False, description="Target power for MDE and projections.")
     sequential: SequentialConfig = Field(default_factory=SequentialConfig, description="Weekly monitoring.")
@@ -199,54 +210,98 @@ class ExperimentConfig(_Model):
         None, description="Planned share per variant (fractions summing to 1); default equal shares."
     )
     dimensions: list[str] = Field(default_factory=list, description="Columns to check SRM per level (e.g. country).")
+    max_duration_days: int = Field(
+        56, gt=0, le=3650, description="Longest the experiment may run (days from start_date) before it stops."
+    )
     srm_alpha: float = Field(0.001, gt=0, lt=0.5, allow_inf_nan=False, description="Threshold of the SRM chi-square test.")
     applies_to: AppliesTo | None = Field(None, description="Optional link to a budget channel when shipped.")
 
-    @model_validator(mode="after")
-    def _check(self) -> "ExperimentConfig":
-        problems = []
-        if len(self.variants) < 2:
-            problems.append(
-                f"variants has {len(self.variants)} variant ({self.variants}); an experiment needs the control "
-                "and at least one treatment"
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, v: list[str]) -> list[str]:
+        if len(v) < 2:
+            raise ValueError(
+                f"an experiment needs the control and at least one treatment; {len(v)} variant given. "
+                "Suggestion: list all variants, e.g. [control, treatment]"
             )
-        if len(set(self.variants)) != len(self.variants):
-            problems.append(f"variants {self.variants} has duplicates; names must be unique")
-        if self.control not in self.variants:
-            problems.append(f"control {self.control!r} is not one of variants {self.variants}")
-        names = [m.name for m in self.metrics]
-        if len(set(names)) != len(names):
-            problems.append(f"metric names {names} have duplicates")
-        if not any(m.role == "success" for m in self.metrics):
-            problems.append("no metric has role 'success'; at least one is needed to decide")
-        if self.traffic_split is not None:
-            unknown = sorted(set(self.traffic_split) - set(self.variants))
-            if unknown:
-                problems.append(f"traffic_split names unknown variant(s) {unknown}; variants are {self.variants}")
-            total = sum(self.traffic_split.values())
-            if any(v <= 0 for v in self.traffic_split.values()) or abs(total - 1) > 1e-6:
-                problems.append(f"traffic_split shares must be > 0 and sum to 1; they sum to {total:g}")
-        if self.applies_to is not None:
-            if self.applies_to.metric is not None and self.applies_to.metric not in names:
-                problems.append(f"applies_to.metric {self.applies_to.metric!r} is not a metric; metrics are {names}")
-            if self.applies_to.treatment is not None and self.applies_to.treatment not in self.variants:
-                problems.append(f"applies_to.treatment {self.applies_to.treatment!r} is not one of {self.variants}")
-        data = self.data
-        if isinstance(data, SummarySource):
-            for i, row in enumerate(data.rows):
+        dup = sorted({x for x in v if v.count(x) > 1})
+        if dup:
+            raise ValueError(f"variant names must be unique; repeated: {dup}")
+        return v
+
+    @field_validator("control")
+    @classmethod
+    def _control(cls, v: str, info: ValidationInfo) -> str:
+        variants = info.data.get("variants")
+        if variants is not None and v not in variants:
+            hint = difflib.get_close_matches(v, variants, n=1)
+            raise ValueError(f"the control must be one of variants {variants}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: list[MetricConfig]) -> list[MetricConfig]:
+        names = [m.name for m in v]
+        dup = sorted({x for x in names if names.count(x) > 1})
+        if dup:
+            raise ValueError(f"metric names must be unique; repeated: {dup}")
+        if not any(m.role == "success" for m in v):
+            raise ValueError("no metric has role 'success'; at least one is needed to decide")
+        return v
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, v: Any, info: ValidationInfo) -> Any:
+        metrics = info.data.get("metrics")
+        if metrics is None:
+            return v
+        names = [m.name for m in metrics]
+        problems = []
+        if isinstance(v, SummarySource):
+            for i, row in enumerate(v.rows):
                 if row.metric not in names:
-                    problems.append(f"data.rows[{i}].metric {row.metric!r} is not a metric; metrics are {names}")
+                    problems.append(f"rows[{i}].metric {row.metric!r} is not a metric; metrics are {names}")
                 if row.week is not None:
-                    parse_iso_week(row.week)
+                    try:
+                        parse_iso_week(row.week)
+                    except ScenarioError as exc:
+                        problems.append(f"rows[{i}].{exc}")
         else:
-            for m in self.metrics:
-                if isinstance(data, UsersSource) and m.column is None:
+            for m in metrics:
+                if isinstance(v, UsersSource) and m.column is None:
                     problems.append(f"metric {m.name!r} needs column (users data holds one value per user)")
-                if isinstance(data, EventsSource) and m.event is None and m.column is None:
+                if isinstance(v, EventsSource) and m.event is None and m.column is None:
                     problems.append(f"metric {m.name!r} needs event or column (events data)")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
+        return v
+
+    @field_validator("traffic_split")
+    @classmethod
+    def _split(cls, v: dict[str, float] | None, info: ValidationInfo) -> dict[str, float] | None:
+        if v is None:
+            return v
+        variants = info.data.get("variants") or []
+        unknown = sorted(set(v) - set(variants))
+        if unknown:
+            raise ValueError(f"names unknown variant(s) {unknown}; variants are {variants}")
+        total = sum(v.values())
+        if any(not math.isfinite(x) or x <= 0 for x in v.values()) or abs(total - 1) > 1e-6:
+            raise ValueError(f"shares must be > 0 and sum to 1; they sum to {total:g}")
+        return v
+
+    @field_validator("applies_to")
+    @classmethod
+    def _applies(cls, v: AppliesTo | None, info: ValidationInfo) -> AppliesTo | None:
+        if v is None:
+            return v
+        names = [m.name for m in info.data.get("metrics") or []]
+        variants = info.data.get("variants") or []
+        if v.metric is not None and names and v.metric not in names:
+            raise ValueError(f"metric {v.metric!r} is not one of the metrics {names}")
+        if v.treatment is not None and variants and v.treatment not in variants:
+            raise ValueError(f"treatment {v.treatment!r} is not one of variants {variants}")
+        return v
 
     @property
     def split(self) -> dict[str, float]:
@@ -278,7 +333,19 @@ class ExperimentsConfig(_Model):
 
 
 def load_experiments_config(path: str | Path) -> ExperimentsConfig:
-    """Read and validate an experiments YAML file (every defect reported with its line)."""
+    """Read and validate an experiments YAML file (every defect reported with its line).
+
+    Raises
+    ------
+    ScenarioError
+        Missing file, YAML syntax, or any invalid value (one line per defect).
+    """
     from optimizer.validation import load_model
 
-    return load_model(ExperimentsConfig, path)
+    try:
+        return load_model(ExperimentsConfig, path)
+    except ScenarioError:
+        raise
+    except ValueError as exc:
+        # PyYAML builds dates while parsing and raises a bare ValueError for 2026-13-02.
+        raise ScenarioError(f"{path}: a value cannot be read: {exc}. Dates are ISO dates such as 2026-11-02.") from None

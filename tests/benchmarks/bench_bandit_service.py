@@ -1,0 +1,323 @@
+"""Loopback throughput and latency of the bandit HTTP service (``choose``), with baselines.
+
+Run: ``/work/venv/bin/python tests/benchmarks/bench_bandit_service.py [--quick]``
+
+What it measures, each in the same run so the ratios compare like with like on a shared machine:
+
+1. **Throughput**: closed-loop clients (raw keep-alive sockets in separate processes) post
+   ``choose`` as fast as the service answers, for a fixed time; requests/s and errors.
+   Baseline: a bare FastAPI ``/hello`` endpoint under the same uvicorn setup, same clients.
+2. **Latency at a fixed rate** (1,000 requests/s, open loop: requests are sent on a schedule, not
+   when the previous answer arrives, spread over several connections): p50/p99/max and errors.
+   Baseline: the same service with TCP_NODELAY turned off on the server *and* the client
+   sockets, where Nagle's algorithm meets delayed ACKs (the 40 ms stalls).
+
+The load generator is deliberately minimal (pre-built request bytes, one ``sendall`` per request,
+a small HTTP/1.1 response parser) so that it costs the 2 shared cores as little as possible.
+Targets (issue #4): >= 2,000 choose/s sustained; p99 <= 5 ms at 1,000/s; zero errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+API_KEY = "bench-key"
+
+
+# ------------------------------------------------------------------------------ raw HTTP client
+def _request_bytes(path: str, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {API_KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection; ``call`` returns the status code."""
+
+    def __init__(self, port: int, nodelay: bool = True, split_writes: bool = False):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if nodelay else 0)
+        self.buf = b""
+        self.split_writes = split_writes
+
+    def call(self, request: bytes) -> int:
+        if self.split_writes:
+            # headers and body in two writes, as httpx and http.client do
+            head, _, body = request.partition(b"\r\n\r\n")
+            self.sock.sendall(head + b"\r\n\r\n")
+            self.sock.sendall(body)
+        else:
+            self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buf += chunk
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+                break
+        while len(rest) < length:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            rest += chunk
+        self.buf = rest[length:]
+        return status
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _closed_loop(port: int, request: bytes, seconds: float, out: mp.Queue) -> None:
+    conn = RawConnection(port)
+    n = errors = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        try:
+            status = conn.call(request)
+        except OSError:
+            errors += 1
+            conn = RawConnection(port)
+            continue
+        n += 1
+        errors += status != 200
+    conn.close()
+    out.put((n, errors))
+
+
+def throughput(port: int, path: str, body: bytes, clients: int, seconds: float) -> dict:
+    """Closed-loop requests/s with ``clients`` processes, one connection each."""
+    request = _request_bytes(path, body)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_closed_loop, args=(port, request, seconds, q)) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    elapsed = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    n = sum(r[0] for r in results)
+    return {"requests": n, "errors": sum(r[1] for r in results), "seconds": elapsed, "rps": n / elapsed}
+
+
+def _open_loop(port: int, request: bytes, rate: float, seconds: float, start_at: float, nodelay: bool,
+               split: bool, out: mp.Queue) -> None:
+    conn = RawConnection(port, nodelay=nodelay, split_writes=split)
+    interval = 1.0 / rate
+    n = int(seconds * rate)
+    lat, sched, errors, behind = [], [], 0, 0
+    for k in range(n):
+        due = start_at + k * interval
+        now = time.perf_counter()
+        if now < due:
+            time.sleep(due - now)
+        else:
+            behind += 1
+        t = time.perf_counter()
+        try:
+            status = conn.call(request)
+        except OSError:
+            errors += 1
+            conn = RawConnection(port, nodelay=nodelay, split_writes=split)
+            continue
+        end = time.perf_counter()
+        lat.append(end - t)  # from the send
+        sched.append(end - due)  # from the schedule: a late start (slow previous answer) counts too
+        errors += status != 200
+    conn.close()
+    out.put((lat, sched, errors, behind))
+
+
+def latency(port: int, path: str, body: bytes, rate: float, seconds: float, connections: int,
+            nodelay: bool = True, split: bool = True) -> dict:
+    """Open-loop latency at ``rate`` requests/s over ``connections`` connections (processes)."""
+    request = _request_bytes(path, body)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    start_at = time.perf_counter() + 0.3
+    procs = []
+    for i in range(connections):
+        offset = i / rate  # interleave the connections' schedules
+        procs.append(ctx.Process(target=_open_loop, args=(
+            port, request, rate / connections, seconds, start_at + offset, nodelay, split, q)))
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    lat = sorted(x for r in results for x in r[0])
+    sched = sorted(x for r in results for x in r[1])
+    if not lat:
+        return {"requests": 0, "errors": sum(r[2] for r in results)}
+
+    def pct(xs: list[float], p: float) -> float:
+        return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000
+
+    return {"requests": len(lat), "errors": sum(r[2] for r in results), "late_starts": sum(r[3] for r in results),
+            "p50_ms": pct(lat, 0.50), "p99_ms": pct(lat, 0.99), "max_ms": lat[-1] * 1000,
+            "p99_from_schedule_ms": pct(sched, 0.99)}
+
+
+# ------------------------------------------------------------------------------- the servers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(args: list[str], port: int, env: dict | None = None) -> subprocess.Popen:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})}, start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                if s.recv(100).startswith(b"HTTP/1.1 200"):
+                    return proc
+        except OSError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+    raise RuntimeError("server did not start within 30 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+_HELLO_APP = '''
+import socket, sys, uvicorn
+from fastapi import FastAPI
+from fastapi.responses import Response
+app = FastAPI()
+@app.post("/hello")
+async def hello():
+    return Response(b'{"hello":"world"}', media_type="application/json")
+@app.get("/health")
+async def health():
+    return {"status": "ok"}
+port, workers, nodelay = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+from optimizer.bandit.cli_serve import bind_socket
+sock = bind_socket("127.0.0.1", port)
+if not nodelay:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+config = uvicorn.Config(app, log_level="warning", access_log=False)
+uvicorn.Server(config).run(sockets=[sock])
+'''
+
+_NAGLE_SERVE = '''
+import socket, sys
+import asyncio.selector_events as se, asyncio.base_events as be
+# turn Nagle back on: asyncio (and uvloop) set TCP_NODELAY on every accepted socket by default
+be._set_nodelay = lambda sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+se.base_events._set_nodelay = be._set_nodelay
+import optimizer.bandit.cli_serve as cs
+orig = cs.bind_socket
+def bind(host, port):
+    s = orig(host, port)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+    return s
+cs.bind_socket = bind
+sys.argv = ["dmpopt-bandit", *sys.argv[1:]]
+cs.app(prog_name="dmpopt bandit")
+'''
+
+
+def create_campaign(port: int) -> None:
+    body = json.dumps({"campaign": {"name": "bench", "arms": [{"name": f"arm{i}"} for i in range(5)]},
+                       "seed": 1}).encode()
+    conn = RawConnection(port)
+    status = conn.call(_request_bytes("/v1/campaigns", body))
+    conn.close()
+    if status != 201:
+        raise RuntimeError(f"create campaign answered {status}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (< 60 s in all)")
+    parser.add_argument("--store", default="sqlite", choices=["sqlite", "memory"])
+    parser.add_argument("--workers", type=int, default=2)
+    opts = parser.parse_args()
+    seconds = 3.0 if opts.quick else 10.0
+    py = sys.executable
+    env = {"PYTHONUNBUFFERED": "1"}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_bandit_"))
+    store = f"sqlite:///{tmp}/bench.db" if opts.store == "sqlite" else "memory://"
+    workers = opts.workers if opts.store == "sqlite" else 1
+    print(f"# bench_bandit_service: store={opts.store} workers={workers} seconds={seconds} cores={os.cpu_count()}")
+    results = {}
+
+    # baseline: bare FastAPI hello, 1 worker, same uvicorn
+    port = free_port()
+    hello = start_server([py, "-c", _HELLO_APP, str(port), "1", "1"], port, env)
+    try:
+        results["hello_1w"] = throughput(port, "/hello", b"", clients=4, seconds=seconds)
+    finally:
+        stop_server(hello)
+
+    port = free_port()
+    serve = [py, "-m", "optimizer.bandit.cli_serve", "serve", "--store", store, "--port", str(port),
+             "--api-key", API_KEY, "--workers", str(workers), "--log-level", "warning"]
+    server = start_server(serve, port, env)
+    try:
+        create_campaign(port)
+        path, body = "/v1/campaigns/bench/choose", b"{}"
+        results["choose_warmup"] = throughput(port, path, body, clients=2, seconds=1.0)
+        results["choose_throughput"] = throughput(port, path, body, clients=4, seconds=seconds)
+        results["choose_latency_1000rps"] = latency(port, path, body, rate=1000, seconds=seconds, connections=4)
+    finally:
+        stop_server(server)
+
+    # baseline for the latency: Nagle on, on both ends, client writing headers and body apart
+    port = free_port()
+    serve_nagle = [py, "-c", _NAGLE_SERVE, "serve", "--store", f"sqlite:///{tmp}/nagle.db", "--port", str(port),
+                   "--api-key", API_KEY, "--workers", "1", "--log-level", "warning"]
+    server = start_server(serve_nagle, port, env)
+    try:
+        create_campaign(port)
+        results["choose_latency_nagle_on"] = latency(port, "/v1/campaigns/bench/choose", b"{}", rate=200,
+                                                     seconds=min(seconds, 3.0), connections=2, nodelay=False)
+    finally:
+        stop_server(server)
+
+    for name, r in results.items():
+        print(f"{name:28s} " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
+    tp, base = results["choose_throughput"]["rps"], results["hello_1w"]["rps"]
+    lat, nagle = results["choose_latency_1000rps"], results["choose_latency_nagle_on"]
+    print(f"ratio choose/s vs bare hello (1 worker): {tp / base:.2f}")
+    print(f"ratio p99 Nagle-on / TCP_NODELAY: {nagle['p99_ms'] / lat['p99_ms']:.1f}")
+    ok_tp = tp >= 2000 and results["choose_throughput"]["errors"] == 0
+    ok_lat = lat["p99_ms"] <= 5.0 and lat["errors"] == 0
+    print(f"target >= 2000 choose/s, 0 errors: {'PASS' if ok_tp else 'FAIL'} ({tp:.0f}/s)")
+    print(f"target p99 <= 5 ms at 1000/s, 0 errors: {'PASS' if ok_lat else 'FAIL'} ({lat['p99_ms']:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
