@@ -17,7 +17,7 @@ The aggregation runs in three steps, the same SQL text on DuckDB and on Spark
 Units: ``mean`` is in the metric's unit per user; ``m2`` in unit^2; ``t`` in seconds since
 1970-01-01 UTC; weeks are ISO weeks (Monday 00:00 UTC to Sunday 24:00 UTC).
 
-Public API: :func:`aggregate` (config -> :class:`Aggregates`), :func:`aggregate_summary`,
+Public API: :func:`aggregate` (config -> :class:`Aggregates`),
 :class:`Aggregates` (``.stats(look, metric)`` -> ``{variant: VariantStats}``),
 :class:`AggregationError` (a :class:`~optimizer.errors.DataError` with a ``code``).
 """
@@ -214,6 +214,7 @@ class Engine(Protocol):
     def create_view(self, name: str, sql: str) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
     def fetch(self, sql: str) -> "pd.DataFrame": ...
+    def release(self) -> None: ...  # free this run's materialised tables; the engine stays usable
     def close(self) -> None: ...
 
 
@@ -280,6 +281,10 @@ class DuckDBEngine:
         except self._duckdb.ConversionException as exc:
             raise AggregationError("READ_ERROR", f"a column has values of the wrong type: {_first_line(exc)}") from None
 
+    def release(self) -> None:
+        for (name,) in self.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
     def close(self) -> None:
         self.con.close()
 
@@ -302,231 +307,6 @@ def _reader_for(path: Path) -> str:
     raise AggregationError(
         "READ_ERROR", f"{path}: unknown file type; expected a .csv, .csv.gz or .parquet file (or a folder of Parquet)."
     )
-
-
-# --------------------------------------------------------------------------- planner
-@dataclass
-class _Plan:
-    """Column registry: source columns -> c<j>/g<j> names, and per-metric expressions."""
-
-    engine: Engine
-    columns: dict[str, str] = field(default_factory=dict)  # source column -> c<j>
-    dims: dict[str, str] = field(default_factory=dict)  # dimension column -> g<j>
-    # c<j> -> shift subtracted before var_pop (users data: the column's overall mean). Welford's
-    # update loses ~eps * mean / sd relative precision; centring first makes mean / sd ~ 1.
-    shifts: dict[str, float] = field(default_factory=dict)
-
-    def col(self, name: str) -> str:
-        if name not in self.columns:
-            self.columns[name] = f"c{len(self.columns)}"
-        return self.columns[name]
-
-
-def _check_columns(exp: "ExperimentConfig", available: list[str], path: Path) -> None:
-    from experiments.config import EventsSource
-
-    data = exp.data
-    needed: list[tuple[str, str]] = [("data.user_col", data.user_col), ("data.variant_col", data.variant_col)]
-    if data.timestamp_col is not None:
-        needed.append(("data.timestamp_col", data.timestamp_col))
-    if isinstance(data, EventsSource) and any(m.event or m.denominator_event for m in exp.metrics):
-        needed.append(("data.event_col", data.event_col))
-    for m in exp.metrics:
-        for key in ("column", "denominator_column", "covariate_column"):
-            value = getattr(m, key)
-            if value is not None:
-                needed.append((f"metrics[{m.name}].{key}", value))
-    for i, d in enumerate(exp.dimensions):
-        needed.append((f"dimensions[{i}]", d))
-    missing = []
-    for where, column in needed:
-        if column not in available:
-            hint = difflib.get_close_matches(column, available, n=1)
-            missing.append(
-                f"{where} names column {column!r}, which is not in the file"
-                + (f"; did you mean {hint[0]!r}?" if hint else "")
-            )
-    if missing:
-        raise AggregationError(
-            "MISSING_COLUMN",
-            f"experiment {exp.name!r}: {path.name} lacks {len(missing)} column(s): " + "; ".join(missing)
-            + f". Columns in the file: {', '.join(available)}.",
-        )
-
-
-def _source_projection(exp: "ExperimentConfig", plan: _Plan) -> str:
-    from experiments.config import EventsSource
-
-    eng, data = plan.engine, exp.data
-    parts = [f"{eng.quote(data.user_col)} AS u", f"CAST({eng.quote(data.variant_col)} AS {eng.text}) AS v"]
-    parts.append(f"{eng.epoch(eng.quote(data.timestamp_col))} AS t" if data.timestamp_col else "CAST(0 AS DOUBLE) AS t")
-    if isinstance(data, EventsSource) and any(m.event or m.denominator_event for m in exp.metrics):
-        parts.append(f"CAST({eng.quote(data.event_col)} AS {eng.text}) AS e")
-    for m in exp.metrics:
-        for key in ("column", "denominator_column", "covariate_column"):
-            if getattr(m, key) is not None:
-                plan.col(getattr(m, key))
-    parts += [f"CAST({eng.quote(src)} AS DOUBLE) AS {alias}" for src, alias in plan.columns.items()]
-    for i, d in enumerate(exp.dimensions):
-        plan.dims[d] = f"g{i}"
-        parts.append(f"CAST({eng.quote(d)} AS {eng.text}) AS g{i}")
-    return ", ".join(parts)
-
-
-def _match(event: str | None) -> str:
-    return "TRUE" if event is None else f"e = '{_sql_text(event)}'"
-
-
-def _checks(exp: "ExperimentConfig", plan: _Plan) -> list[tuple[str, str, str]]:
-    """(alias, SQL count expression, message stem) for every defect we look for."""
-    from experiments.config import EventsSource
-
-    events = isinstance(exp.data, EventsSource)
-    out = [
-        ("null_u", "sum(CASE WHEN u IS NULL THEN 1 ELSE 0 END)", f"user id column {exp.data.user_col!r} is empty (NULL)"),
-        ("null_v", "sum(CASE WHEN v IS NULL THEN 1 ELSE 0 END)", f"variant column {exp.data.variant_col!r} is empty (NULL)"),
-    ]
-    if exp.data.timestamp_col:
-        out.append(("null_t", "sum(CASE WHEN t IS NULL THEN 1 ELSE 0 END)", f"timestamp {exp.data.timestamp_col!r} is empty (NULL)"))
-    for i, m in enumerate(exp.metrics):
-        specs = [("column", m.column, m.event), ("denominator_column", m.denominator_column, m.denominator_event),
-                 ("covariate_column", m.covariate_column, None)]
-        for key, column, event in specs:
-            if column is None:
-                continue
-            c = plan.columns[column]
-            scope = _match(event) if events else "TRUE"
-            where = f" in {event!r} events" if events and event else ""
-            out.append((f"nan_{key[:3]}{i}", f"sum(CASE WHEN {scope} AND ({c} IS NULL OR isnan({c})) THEN 1 ELSE 0 END)",
-                        f"metric {m.name!r}: column {column!r}{where} is NaN or empty"))
-            if key != "covariate_column" and (m.kind in ("count", "proportion") or key == "denominator_column"):
-                out.append((f"neg_{key[:3]}{i}", f"sum(CASE WHEN {scope} AND {c} < 0 THEN 1 ELSE 0 END)",
-                            f"metric {m.name!r}: column {column!r}{where} is negative (counts must be >= 0)"))
-            if key == "column" and m.kind == "proportion" and not events:
-                out.append((f"bin_{i}", f"sum(CASE WHEN {c} <> 0 AND {c} <> 1 THEN 1 ELSE 0 END)",
-                            f"metric {m.name!r}: column {column!r} is not 0 or 1 (a user converts at most once)"))
-    return out
-
-
-_CHECK_CODES = {"null": "NULL_IDS", "nan": "NAN_VALUES", "neg": "NEGATIVE_VALUES", "bin": "NOT_BINARY"}
-_CHECK_HINTS = {
-    "NULL_IDS": "drop rows without a user or variant, or fix the export",
-    "NAN_VALUES": "fill missing metric values (0 for users without the event) or drop those users",
-    "NEGATIVE_VALUES": "counts cannot be negative; check refunds or sign errors in the export",
-    "NOT_BINARY": "a conversion metric takes 0 or 1 per user; use kind 'count' for events per user",
-}
-
-
-def _run_checks(exp: "ExperimentConfig", plan: _Plan) -> int:
-    checks = _checks(exp, plan)
-    from experiments.config import UsersSource
-
-    shift_exprs = ""
-    if isinstance(exp.data, UsersSource):
-        shift_exprs = "".join(f", {plan.engine.avg}({c}) AS shift_{c}" for c in plan.columns.values())
-    sql = sql_template("checks").format(
-        checks="".join(f", {expr} AS {alias}" for alias, expr, _ in checks) + shift_exprs)
-    row = plan.engine.fetch(sql).iloc[0]
-    n_rows = int(row["n_rows"])
-    if n_rows == 0:
-        raise AggregationError("NO_DATA", f"experiment {exp.name!r}: the data file has no rows.")
-    problems: dict[str, list[str]] = {}
-    for alias, _, stem in checks:
-        value = row[alias]
-        count = 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
-        if count:
-            code = _CHECK_CODES[alias.split("_")[0]]
-            problems.setdefault(code, []).append(f"{count} of {n_rows} row(s): {stem}")
-    if problems:
-        code = next(iter(problems))
-        lines = [line for group in problems.values() for line in group]
-        raise AggregationError(
-            code, f"experiment {exp.name!r}: " + "; ".join(lines) + f". Suggestion: {_CHECK_HINTS[code]}."
-        )
-    if shift_exprs:
-        plan.shifts = {c: float(row[f"shift_{c}"]) for c in plan.columns.values()}
-    return n_rows
-
-
-def _user_values(exp: "ExperimentConfig", plan: _Plan, events: bool, combine: bool) -> str:
-    """Per-metric per-user value expressions (``, expr AS y0, ...``).
-
-    ``events``: build from event rows; ``combine``: combine per-bucket partials (sum/max) into
-    week-to-date values instead.
-    """
-    parts = []
-    for i, m in enumerate(exp.metrics):
-        cov = plan.columns.get(m.covariate_column) if m.covariate_column else None
-        if not events:
-            parts.append(f"{_shifted(plan, plan.columns[m.column])} AS y{i}")
-            if m.kind == "ratio":
-                parts.append(f"{_shifted(plan, plan.columns[m.denominator_column])} AS d{i}")
-            if cov:
-                parts.append(f"{_shifted(plan, cov)} AS x{i}")
-            continue
-        if combine:
-            parts.append(f"{'max' if m.kind == 'proportion' else 'sum'}(w.y{i}) AS y{i}")
-            if m.kind == "ratio":
-                parts.append(f"sum(w.d{i}) AS d{i}")
-            if cov:
-                parts.append(f"max(w.x{i}) AS x{i}")
-            continue
-        value = plan.columns[m.column] if m.column else "1.0"
-        if m.kind == "proportion":
-            cond = _match(m.event) + (f" AND {value} > 0" if m.column else "")
-            parts.append(f"max(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) AS y{i}")
-        else:
-            parts.append(f"sum(CASE WHEN {_match(m.event)} THEN {value} ELSE 0.0 END) AS y{i}")
-        if m.kind == "ratio":
-            dvalue = plan.columns[m.denominator_column] if m.denominator_column else "1.0"
-            parts.append(f"sum(CASE WHEN {_match(m.denominator_event)} THEN {dvalue} ELSE 0.0 END) AS d{i}")
-        if cov:
-            # The pre-period covariate is a per-user constant repeated on the user's events.
-            parts.append(f"max({cov}) AS x{i}")
-    return "".join(", " + p for p in parts)
-
-
-def _shifted(plan: _Plan, column: str) -> str:
-    shift = plan.shifts.get(column, 0.0)
-    return f"({column} - {shift!r})" if shift else column
-
-
-def _moment_exprs(exp: "ExperimentConfig", plan: _Plan) -> str:
-    avg = plan.engine.avg
-    parts = []
-    for i, m in enumerate(exp.metrics):
-        parts += [f"{avg}(y{i}) AS mean_{i}", f"var_pop(y{i}) * count(*) AS m2_{i}"]
-        if m.covariate_column:
-            parts += [f"{avg}(x{i}) AS cov_mean_{i}", f"var_pop(x{i}) * count(*) AS cov_m2_{i}",
-                      f"covar_pop(x{i}, y{i}) * count(*) AS cross_m2_{i}"]
-        if m.kind == "ratio":
-            parts += [f"{avg}(d{i}) AS den_mean_{i}", f"var_pop(d{i}) * count(*) AS den_m2_{i}",
-                      f"covar_pop(y{i}, d{i}) * count(*) AS num_den_m2_{i}"]
-            if m.covariate_column:
-                parts.append(f"covar_pop(x{i}, d{i}) * count(*) AS cov_den_m2_{i}")
-    return "".join(", " + p for p in parts)
-
-
-def _long_moments(exp: "ExperimentConfig", wide: "pd.DataFrame", looks: tuple[Look, ...], plan: _Plan) -> "pd.DataFrame":
-    import numpy as np
-    import pandas as pd
-
-    labels = {lk.k: lk.label for lk in looks}
-    frames = []
-    for i, m in enumerate(exp.metrics):
-        part = pd.DataFrame({"k": wide["k"].astype(int), "week": wide["k"].map(labels), "variant": wide["v"],
-                             "metric": m.name, "n": wide["n"].astype(np.int64)})
-        for name in _MOMENT_FIELDS:
-            column = f"{name}_{i}"
-            part[name] = wide[column].astype(float) if column in wide else np.nan
-        # Undo the centring shifts (moments of order >= 2 do not move with a shift).
-        for name, source in (("mean", m.column), ("cov_mean", m.covariate_column), ("den_mean", m.denominator_column)):
-            if source is not None:
-                part[name] = part[name] + plan.shifts.get(plan.columns.get(source, ""), 0.0)
-        frames.append(part)
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["k", "metric", "variant"], kind="stable").reset_index(drop=True)
-
 
 def aggregate(
     exp: "ExperimentConfig",
@@ -557,6 +337,8 @@ def aggregate(
     from experiments.config import EventsSource, SummarySource
 
     if isinstance(exp.data, SummarySource):
+        from experiments.aggregate_summary import aggregate_summary
+
         return aggregate_summary(exp, week)
     has_time = exp.data.timestamp_col is not None
     if has_time:
@@ -571,14 +353,17 @@ def aggregate(
         path = Path(base_dir) / path
     if not path.exists() and not any(ch in str(path) for ch in "*?["):
         raise AggregationError("READ_ERROR", f"experiment {exp.name!r}: data file {path} not found. Paths are relative to the experiments file.")
+    from experiments import aggregate_plan as P
+
     own = engine is None
     eng: Engine = DuckDBEngine() if engine is None else engine
     try:
         available = eng.open_raw(path)
-        _check_columns(exp, available, path)
-        plan = _Plan(eng)
-        eng.create_view("src", sql_template("source").format(projection=_source_projection(exp, plan)))
-        _run_checks(exp, plan)
+        P.check_columns(exp, available, path)
+        plan = P.Plan(eng)
+        eng.create_view("staged", sql_template("source").format(projection=P.source_projection(exp, plan)))
+        rows_per_variant = P.run_checks(exp, plan)
+        P.encode_variants(exp, plan, rows_per_variant)
         events = isinstance(exp.data, EventsSource)
         dims = "".join(f", min({g}) AS {g}" for g in plan.dims.values())
         last = looks[-1]
@@ -587,138 +372,44 @@ def aggregate(
         bucket = f"floor((t - {_epoch(exp.start_date - dt.timedelta(days=exp.start_date.weekday()))!r}) / {_WEEK_SECONDS})"
         if events and len(looks) == 1:
             user_sql = sql_template("events_to_users").format(
-                last_look=last.k, dims=dims, partials=_user_values(exp, plan, events=True, combine=False), where=where)
+                last_look=last.k, dims=dims, partials=P.user_values(exp, plan, events=True, combine=False), where=where)
         elif events:
             eng.register_looks(looks)
             eng.materialize("user_buckets", sql_template("events_to_user_buckets").format(
-                bucket=bucket, dims=dims, partials=_user_values(exp, plan, events=True, combine=False), where=where))
+                bucket=bucket, dims=dims, partials=P.user_values(exp, plan, events=True, combine=False), where=where))
             user_sql = sql_template("user_buckets_to_looks").format(
                 dims="".join(f", min(w.{g}) AS {g}" for g in plan.dims.values()),
-                partials=_user_values(exp, plan, events=True, combine=True))
+                partials=P.user_values(exp, plan, events=True, combine=True))
         else:
             eng.register_looks(looks)
             users_where = f"t < {last.end_epoch!r}" if has_time else "TRUE"
             user_sql = sql_template("users_to_looks").format(
                 dims="".join(f", {g}" for g in plan.dims.values()),
-                values=_user_values(exp, plan, events=False, combine=False),
+                values=P.user_values(exp, plan, events=False, combine=False),
                 bucket=bucket if has_time else "0", where=users_where)
         if plan.dims:
             eng.materialize("user_looks", user_sql)
         else:
             eng.create_view("user_looks", user_sql)
-        wide = eng.fetch(sql_template("variant_moments").format(moments=_moment_exprs(exp, plan)))
+        wide = eng.fetch(sql_template("variant_moments").format(moments=P.moment_exprs(exp, plan)))
         conflicts = wide[wide["v"].isna()]
-        wide = wide[wide["v"].notna()]
+        wide = wide[wide["v"].notna()].copy()
+        wide["v"] = wide["v"].astype(int).map(plan.code_to_variant)
         if wide.empty:
             raise AggregationError(
                 "NO_DATA", f"experiment {exp.name!r}: no users in the analysis window (start {exp.start_date}, "
                 f"last week {last.label}); check start_date, the week and the timestamp column.")
-        moments = _long_moments(exp, wide, looks, plan)
+        moments = P.long_moments(exp, wide, looks, plan)
         at_last = wide[wide["k"] == last.k]
         variant_users = {str(v): int(n) for v, n in zip(at_last["v"], at_last["n"])}
         n_multi = int(conflicts.loc[conflicts["k"] == last.k, "n"].sum()) if not conflicts.empty else 0
-        dim_counts = _dimension_counts(exp, plan, last.k)
+        dim_counts = P.dimension_counts(exp, plan, last.k)
         return Aggregates(exp.name, looks, moments, variant_users, n_multi, dim_counts, eng.name)
     finally:
         if own:
             eng.close()
-
-
-def _dimension_counts(exp: "ExperimentConfig", plan: _Plan, last_k: int) -> "pd.DataFrame":
-    import pandas as pd
-
-    if not plan.dims:
-        return pd.DataFrame(columns=["dimension", "level", "variant", "n"])
-    frames = []
-    for name, g in plan.dims.items():
-        sql = sql_template("dimension_counts").format(
-            dimension=_sql_text(name), column=g, text=plan.engine.text, last_look=last_k)
-        frames.append(plan.engine.fetch(sql))
-    out = pd.concat(frames, ignore_index=True).rename(columns={"v": "variant"})
-    out["level"] = out["level"].fillna("(missing)")
-    out["n"] = out["n"].astype(int)
-    return out.sort_values(["dimension", "level", "variant"]).reset_index(drop=True)
-
-
-def aggregate_summary(exp: "ExperimentConfig", week: str | None = None) -> Aggregates:
-    """Moments from inline per-variant sums (``data.kind: summary``).
-
-    Rows with a ``week`` are week-to-date sums of that look; rows without one belong to the last
-    look. Sums are converted to centred moments (``m2 = sum_sq - sum^2 / n``), which is exact for
-    0/1 and integer counts and as precise as the given sums otherwise.
-
-    Raises
-    ------
-    AggregationError
-        ``BAD_SUMMARY``: negative ``n``, more conversions than users, negative counts, ``sum_sq``
-        missing for a continuous metric, an incomplete covariate/denominator block.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from experiments.config import iso_week_label
-
-    data = exp.data
-    weeks = sorted({r.week for r in data.rows if r.week is not None})
-    last_week = week or (weeks[-1] if weeks else iso_week_label(exp.start_date))
-    looks = weekly_looks(exp.start_date, last_week)
-    k_of = {lk.label: lk.k for lk in looks}
-    problems, records = [], []
-    for i, r in enumerate(data.rows):
-        where = f"data.rows[{i}] ({r.variant}/{r.metric})"
-        m = exp.metric(r.metric)
-        k = looks[-1].k if r.week is None else k_of.get(r.week)
-        if k is None:
-            continue  # a week after the report week
-        if r.n < 0:
-            problems.append(f"{where}: n is {r.n}; the number of users must be >= 0")
-            continue
-        if m.kind == "proportion" and not 0 <= r.sum <= r.n:
-            problems.append(f"{where}: sum (conversions) is {r.sum:g} for n = {r.n} users; it must be between 0 and n")
-            continue
-        if m.kind == "count" and r.sum < 0:
-            problems.append(f"{where}: sum is {r.sum:g}; counts must be >= 0")
-            continue
-        sum_sq = r.sum if (m.kind == "proportion" and r.sum_sq is None) else r.sum_sq
-        if sum_sq is None:
-            problems.append(f"{where}: sum_sq is missing; it is needed for a {m.kind} metric's variance")
-            continue
-        rec: dict[str, Any] = {"k": k, "variant": r.variant, "metric": r.metric, "n": r.n}
-        n = r.n
-        rec["mean"] = r.sum / n if n else 0.0
-        rec["m2"] = max(sum_sq - r.sum * r.sum / n, 0.0) if n else 0.0
-        for name in _MOMENT_FIELDS[2:]:
-            rec[name] = np.nan
-        if r.cov_sum is not None or r.cov_sum_sq is not None or r.cross_sum is not None:
-            if None in (r.cov_sum, r.cov_sum_sq, r.cross_sum):
-                problems.append(f"{where}: give all of cov_sum, cov_sum_sq, cross_sum or none")
-                continue
-            rec["cov_mean"] = r.cov_sum / n if n else 0.0
-            rec["cov_m2"] = max(r.cov_sum_sq - r.cov_sum ** 2 / n, 0.0) if n else 0.0
-            rec["cross_m2"] = r.cross_sum - r.cov_sum * r.sum / n if n else 0.0
-        if m.kind == "ratio":
-            if None in (r.den_sum, r.den_sum_sq, r.num_den_sum):
-                problems.append(f"{where}: a ratio metric needs den_sum, den_sum_sq and num_den_sum")
-                continue
-            rec["den_mean"] = r.den_sum / n if n else 0.0
-            rec["den_m2"] = max(r.den_sum_sq - r.den_sum ** 2 / n, 0.0) if n else 0.0
-            rec["num_den_m2"] = r.num_den_sum - r.sum * r.den_sum / n if n else 0.0
-        records.append(rec)
-    if problems:
-        raise AggregationError("BAD_SUMMARY", f"experiment {exp.name!r}: " + "; ".join(problems) + ".")
-    if not records:
-        raise AggregationError("NO_DATA", f"experiment {exp.name!r}: no summary rows up to week {last_week}.")
-    moments = pd.DataFrame.from_records(records)
-    moments.insert(1, "week", moments["k"].map({lk.k: lk.label for lk in looks}))
-    moments = moments.sort_values(["k", "metric", "variant"], kind="stable").reset_index(drop=True)
-    last_k = int(moments["k"].max())
-    looks = tuple(lk for lk in looks if lk.k <= last_k and lk.k in set(moments["k"])) or looks[-1:]
-    at_last = moments[moments["k"] == last_k]
-    variant_users = at_last.groupby("variant")["n"].max().astype(int).to_dict()
-    dim_rows = [{"dimension": d, "level": lvl, "variant": v, "n": int(n)}
-                for d, levels in data.dimension_counts.items() for lvl, per in levels.items() for v, n in per.items()]
-    dim_counts = pd.DataFrame(dim_rows, columns=["dimension", "level", "variant", "n"])
-    return Aggregates(exp.name, looks, moments, variant_users, 0, dim_counts, "summary")
+        else:
+            eng.release()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def local_session(app_name: str = "dmpopt-experiments", cores: int = 1, **conf: str) -> Any:
+def local_session(app_name: str = "dmpopt-experiments", cores: int = 1, conf: dict[str, str] | None = None) -> Any:
     """A local-mode ``SparkSession`` with quiet logs, UTC time and few shuffle partitions.
 
     Parameters
@@ -30,8 +30,8 @@ def local_session(app_name: str = "dmpopt-experiments", cores: int = 1, **conf: 
         Spark application name.
     cores : int
         ``local[cores]`` worker threads.
-    **conf : str
-        Extra Spark settings (``spark.driver.memory="2g"``; dots given as keys via ``**{...}``).
+    conf : dict, optional
+        Extra Spark settings, e.g. ``{"spark.driver.memory": "2g"}``.
     """
     from pyspark.sql import SparkSession
 
@@ -48,7 +48,7 @@ def local_session(app_name: str = "dmpopt-experiments", cores: int = 1, **conf: 
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.ansi.enabled", "false")
     )
-    for key, value in conf.items():
+    for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
@@ -98,12 +98,18 @@ class SparkEngine:
         rows = [(lk.k, float(lk.end_epoch)) for lk in looks]
         self.spark.createDataFrame(rows, "k INT, end_epoch DOUBLE").createOrReplaceTempView("looks")
 
-    def create_view(self, name: str, sql: str) -> None:
-        self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
-
-    def materialize(self, name: str, sql: str) -> None:
+    def _drop(self, name: str) -> None:
         if name in self._cached:
             self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+            self._cached.remove(name)
+        self.spark.catalog.dropTempView(name)
+
+    def create_view(self, name: str, sql: str) -> None:
+        self._drop(name)
+        self.spark.sql(f"CREATE TEMP VIEW {name} AS {sql}")
+
+    def materialize(self, name: str, sql: str) -> None:
+        self._drop(name)
         self.spark.sql(f"CACHE TABLE {name} AS {sql}")
         self._cached.append(name)
 
@@ -115,7 +121,10 @@ class SparkEngine:
         # collect() + DataFrame avoids needing pyarrow/pandas version alignment inside Spark.
         return pd.DataFrame([r.asDict() for r in rows], columns=df.columns)
 
+    def release(self) -> None:
+        """Uncache this run's tables (while the views they read still exist)."""
+        for name in list(self._cached):
+            self._drop(name)
+
     def close(self) -> None:
-        for name in self._cached:
-            self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
-        self._cached.clear()
+        self.release()

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from experiments.results import ComparisonResult, ComparisonTable, LABEL_COLUMNS, CORE_COLUMNS
+from experiments.results import CORE_COLUMNS, ComparisonResult, ComparisonTable
 from experiments.stats import VariantArrays, VariantStats
 
 __all__ = ["AnalysisSettings", "analyze", "compare_table", "method_name"]
@@ -102,10 +102,10 @@ def _compute(kind: str, c: VariantArrays, t: VariantArrays, s: AnalysisSettings)
                                  alternative=s.alternative)
         out["mean_control"], out["mean_treatment"] = c.mean, t.mean
     if s.engine == "bayes":
-        se2 = out["se"] ** 2
         # Split the variance of the difference back into the two arms' shares.
-        v0 = _arm_var(kind, c, s, out, 0)
-        v1 = se2 - v0
+        with np.errstate(all="ignore"):  # rows with NaN/inf variances carry an error code already
+            v0 = _arm_var(kind, c, s, out)
+            v1 = out["se"] ** 2 - v0
         codes = out["error_code"]
         b = bayes.normal_arrays(out["mean_control"], v0, out["mean_treatment"], v1, c.n, t.n, alpha=s.alpha)
         b["error_code"] = np.where(np.not_equal(codes, None), codes, b["error_code"])
@@ -113,7 +113,7 @@ def _compute(kind: str, c: VariantArrays, t: VariantArrays, s: AnalysisSettings)
     return out
 
 
-def _arm_var(kind, c, s, out, arm):
+def _arm_var(kind, c, s, out):
     """Variance of the control arm's estimate, as used by the frequentist computation."""
     from experiments import ratio
 
@@ -123,14 +123,14 @@ def _arm_var(kind, c, s, out, arm):
         # theta-adjusted variance of the control mean (same formula as cuped.py)
         th = out["theta"]
         if kind == "ratio":
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 r = c.mean / c.den_mean
                 m2_l = (c.m2 - 2 * r * c.num_den_m2 + r * r * c.den_m2) / c.den_mean**2
                 cx = (c.cross_m2 - r * c.cov_den_m2) / c.den_mean
                 return np.maximum(m2_l - 2 * th * cx + th**2 * c.cov_m2, 0.0) / (c.n - 1) / c.n
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             return np.maximum(c.m2 - 2 * th * c.cross_m2 + th**2 * c.cov_m2, 0.0) / (c.n - 1) / c.n
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         return c.var / c.n
 
 

@@ -101,7 +101,7 @@ def normal_chance_and_loss(diff, se):
     from scipy import stats
 
     diff, se = np.asarray(diff, dtype=float), np.asarray(se, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         z = diff / se
         chance = stats.norm.cdf(z)
         loss = se * stats.norm.pdf(z) - diff * stats.norm.cdf(-z)

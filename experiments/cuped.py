@@ -26,13 +26,13 @@ from typing import Mapping
 
 import numpy as np
 
-from experiments.means import blank_errors, difference_of_estimates, error_codes
+from experiments.means import blank_errors, difference_of_estimates, error_codes, welch_df
 
 __all__ = ["cuped_means_arrays", "cuped_ratio_arrays", "winsorize", "winsorize_caps"]
 
 
 def _pooled_xbar(c, t):
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         return (c.n * c.cov_mean + t.n * t.cov_mean) / (c.n + t.n)
 
 
@@ -52,7 +52,7 @@ def cuped_means_arrays(control, treatment, *, alpha: float = 0.05, alternative: 
         removed) and ``error_code`` (``MISSING_COVARIATE`` among others).
     """
     c, t = control, treatment
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         sxx = c.cov_m2 + t.cov_m2
         theta = np.where(sxx > 0, (c.cross_m2 + t.cross_m2) / sxx, 0.0)  # constant X: no adjustment
         xbar = _pooled_xbar(c, t)
@@ -63,7 +63,7 @@ def cuped_means_arrays(control, treatment, *, alpha: float = 0.05, alternative: 
             var_mean = m2 / (a.n - 1) / a.n
             adj.append((mean, var_mean))
         (m0, v0), (m1, v1) = adj
-        df = (v0 + v1) ** 2 / (v0**2 / (c.n - 1) + v1**2 / (t.n - 1))
+        df = welch_df(v0, v1, c.n, t.n)
         raw = c.m2 / (c.n - 1) / c.n + t.m2 / (t.n - 1) / t.n
         reduction = np.where(raw > 0, 1.0 - (v0 + v1) / raw, np.nan)
     out = difference_of_estimates(m0, v0, m1, v1, alpha=alpha, df=df, alternative=alternative)
@@ -81,7 +81,7 @@ def cuped_ratio_arrays(control, treatment, *, alpha: float = 0.05, alternative: 
     :func:`cuped_means_arrays` (no ``df``: normal reference).
     """
     c, t = control, treatment
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         parts = []
         for a in (c, t):
             r = a.mean / a.den_mean

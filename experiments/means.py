@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["difference_of_estimates", "welch_arrays", "relative_delta"]
+__all__ = ["difference_of_estimates", "welch_arrays", "welch_df", "relative_delta"]
 
 
 def relative_delta(mu0, v0, mu1, v1):
@@ -26,7 +26,7 @@ def relative_delta(mu0, v0, mu1, v1):
     ``v0``, ``v1`` are the variances of the estimates (not per-user variances).
     Rows with ``mu0 == 0`` give NaN.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         rel = np.where(mu0 != 0, mu1 / mu0 - 1.0, np.nan)
         var = np.where(mu0 != 0, v1 / mu0**2 + mu1**2 * v0 / mu0**4, np.nan)
     return rel, var
@@ -56,7 +56,7 @@ def difference_of_estimates(mu0, v0, mu1, v1, *, alpha: float = 0.05, df=None, a
     from scipy import stats
 
     mu0, v0, mu1, v1 = (np.asarray(a, dtype=float) for a in (mu0, v0, mu1, v1))
-    with np.errstate(divide="ignore", invalid="ignore"):  # invalid rows become NaN and get an error code
+    with np.errstate(all="ignore"):  # invalid rows become NaN and get an error code
         return _difference(mu0, v0, mu1, v1, alpha, df, alternative, stats)
 
 
@@ -116,18 +116,29 @@ def welch_arrays(n0, mean0, var0, n1, mean1, var1, *, alpha: float = 0.05, equal
         is not an error: the relative lift is NaN and the absolute lift stands.
     """
     n0, mean0, var0, n1, mean1, var1 = (np.asarray(a, dtype=float) for a in (n0, mean0, var0, n1, mean1, var1))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         if equal_var:
             sp = ((n0 - 1) * var0 + (n1 - 1) * var1) / (n0 + n1 - 2)
             v0, v1 = sp / n0, sp / n1
             df = n0 + n1 - 2
         else:
             v0, v1 = var0 / n0, var1 / n1
-            df = (v0 + v1) ** 2 / (v0**2 / (n0 - 1) + v1**2 / (n1 - 1))
+            df = welch_df(v0, v1, n0, n1)
     out = difference_of_estimates(mean0, v0, mean1, v1, alpha=alpha, df=df, alternative=alternative)
     out["df"] = df
     out["error_code"] = error_codes(n0, n1, v0 + v1, min_n=2)
     return blank_errors(out)
+
+
+def welch_df(v0, v1, n0, n1):
+    """Welch-Satterthwaite degrees of freedom from the variances of the two means.
+
+    Computed on shares of the total variance so tiny variances (1e-160) do not underflow to NaN.
+    """
+    with np.errstate(all="ignore"):
+        total = v0 + v1
+        r0, r1 = v0 / total, v1 / total
+        return 1.0 / (r0**2 / (n0 - 1) + r1**2 / (n1 - 1))
 
 
 def error_codes(n0, n1, var_total, *, min_n: int = 2):

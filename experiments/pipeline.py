@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -314,8 +314,6 @@ def analyze_experiment(exp: "ExperimentConfig", base_dir: str | Path = ".", week
         over_time=over_time, srm=tuple(srm), power=tuple(power), sequential=sequential, issues=issues,
         warnings=tuple(warnings), config=exp,
     )
-    from dataclasses import replace
-
     return replace(analysis, decision=_decide(exp, analysis, agg))
 
 
@@ -509,9 +507,11 @@ def _power(exp: "ExperimentConfig", agg: "Aggregates", last: "pd.DataFrame", pre
             rows = last[(last["metric"] == m.name) & (last["status"] == "ok")]
             observed = float(rows["lift_relative"].abs().max()) if not rows.empty else math.nan
             entry["observed_lift_relative"] = observed
-            target = entry.get("mde_relative_planned", now.mde_relative)
-            # Underpowered: even the full planned sample cannot detect an effect as large as the one seen.
-            entry["status"] = "ok" if (math.isfinite(observed) and abs(target) <= observed) or abs(now.mde_relative) <= observed else "underpowered"
+            best = min(abs(now.mde_relative), abs(entry.get("mde_relative_planned", math.inf)))
+            # Underpowered: not even the larger of the current and the planned sample can detect an
+            # effect as large as the one observed, so "not significant" says little.
+            if math.isfinite(observed) and math.isfinite(best):
+                entry["status"] = "ok" if best <= observed else "underpowered"
         except (ValueError, ZeroDivisionError) as exc:
             entry["note"] = f"MDE not computable: {exc}"
         out.append(entry)

@@ -200,8 +200,12 @@ def sample_size_ratio(mean_y: float, mean_d: float, var_y: float, var_d: float, 
 
 
 def mde_means(n: int, sd: float, *, baseline: float = math.nan, alpha: float = 0.05, power: float = 0.8,
-              alternative: str = "two-sided", reference: Literal["t", "normal"] = "t", n_variants: int = 2) -> PowerResult:
-    """Smallest absolute effect detectable with ``n`` users per variant (means, ratio via ``sd``)."""
+              alternative: str = "two-sided", reference: Literal["t", "normal"] = "t", n_variants: int = 2,
+              kind: str = "mean") -> PowerResult:
+    """Smallest absolute effect detectable with ``n`` users per variant.
+
+    Ratio metrics: pass ``sd = ratio_sd(...)``, ``reference="normal"`` and ``kind="ratio"``.
+    """
     from scipy import optimize
 
     _check(alpha, power)
@@ -209,7 +213,7 @@ def mde_means(n: int, sd: float, *, baseline: float = math.nan, alpha: float = 0
         raise ValueError(f"n is {n}; at least 2 users per variant are needed.")
     f = lambda d: power_means(n, d, sd, alpha=alpha, alternative=alternative, reference=reference) - power  # noqa: E731
     delta = optimize.brentq(f, 1e-12 * sd, 1e3 * sd, xtol=1e-14 * sd, rtol=1e-12)
-    return _result("mean", baseline, delta, n, power, alpha, n_variants, None, 1.0, None)
+    return _result(kind, baseline, delta, n, power, alpha, n_variants, None, 1.0, None)
 
 
 def mde_proportions(n: int, p0: float, *, alpha: float = 0.05, power: float = 0.8, alternative: str = "two-sided",

@@ -37,7 +37,7 @@ def wilson_interval(x, n, *, alpha: float = 0.05):
 
     x, n = np.asarray(x, dtype=float), np.asarray(n, dtype=float)
     z = stats.norm.ppf(1.0 - alpha / 2.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         p = x / n
         denom = n + z * z
         centre = (x + z * z / 2.0) / denom
@@ -52,7 +52,7 @@ def newcombe_interval(x0, n0, x1, n1, *, alpha: float = 0.05):
     with ``(l, u)`` the Wilson limits of each rate.
     """
     x0, n0, x1, n1 = (np.asarray(a, dtype=float) for a in (x0, n0, x1, n1))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         p0, p1 = x0 / n0, x1 / n1
     l0, u0 = wilson_interval(x0, n0, alpha=alpha)
     l1, u1 = wilson_interval(x1, n1, alpha=alpha)
@@ -86,7 +86,7 @@ def proportions_arrays(n0, x0, n1, x1, *, alpha: float = 0.05, pooled: bool = Tr
     if ci not in ("wald", "newcombe"):
         raise ValueError(f"ci is {ci!r}; it must be 'wald' or 'newcombe'.")
     n0, x0, n1, x1 = (np.asarray(a, dtype=float) for a in (n0, x0, n1, x1))
-    with np.errstate(divide="ignore", invalid="ignore"):  # invalid rows get an error code below
+    with np.errstate(all="ignore"):  # invalid rows get an error code below
         return _proportions(n0, x0, n1, x1, alpha, pooled, continuity, ci, alternative, stats)
 
 

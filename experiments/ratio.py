@@ -28,7 +28,7 @@ def ratio_estimate(n, mean_y, mean_d, m2_y, m2_d, m2_yd):
     ``Dbar == 0`` give NaN.
     """
     n, mean_y, mean_d, m2_y, m2_d, m2_yd = (np.asarray(a, dtype=float) for a in (n, mean_y, mean_d, m2_y, m2_d, m2_yd))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         r = mean_y / mean_d
         dof = n - 1
         var_l = (m2_y - 2 * r * m2_yd + r * r * m2_d) / dof  # variance of the linearised Y - R D

@@ -147,10 +147,11 @@ def _summary_rows(a: "ExperimentsAnalysis") -> list[dict[str, str]]:
 
 
 def _sequential_notes(e: "ExperimentAnalysis") -> list[str]:
-    notes = []
+    """One note per distinct explanation (metrics sharing the looks share the boundaries)."""
+    by_text: dict[str, list[str]] = {}
     for key, res in e.sequential.items():
-        notes.append(f"{key}: {res.explanation}")
-    return notes
+        by_text.setdefault(res.explanation, []).append(key)
+    return [f"{', '.join(keys)}: {text}" for text, keys in by_text.items()]
 
 
 # ----------------------------------------------------------------------------- HTML

@@ -62,7 +62,7 @@ def spending(t, alpha: float = 0.05, kind: Spending = "obrien_fleming"):
 
     t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
     a = alpha / 2.0
-    with np.errstate(divide="ignore"):
+    with np.errstate(all="ignore"):
         if kind == "obrien_fleming":
             side = np.where(t > 0, 2.0 * stats.norm.sf(stats.norm.isf(a / 2.0) / np.sqrt(t)), 0.0)
         elif kind == "pocock":

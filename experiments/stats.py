@@ -416,5 +416,5 @@ class VariantArrays:
     @property
     def var(self) -> np.ndarray:
         """Unbiased variance of Y per row (NaN where n < 2)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             return np.where(self.n > 1, self.m2 / np.maximum(self.n - 1, 1), np.nan)

@@ -1,7 +1,9 @@
 """``dmpopt bandit serve``: run the bandit HTTP service under uvicorn.
 
-Mounted by the main CLI as ``app.add_typer(cli_serve.app, name="bandit")`` (next to
-``cli_simulate``); also runnable alone: ``python -m optimizer.bandit.cli_serve serve --store ...``.
+Mounted by the main CLI as the ``bandit`` group (``SUBAPPS`` entry ``("bandit",
+"optimizer.bandit.cli_serve", ...)``); it also carries the policy library's ``simulate`` command,
+so ``dmpopt bandit serve`` and ``dmpopt bandit simulate`` share one group. Also runnable alone:
+``python -m optimizer.bandit.cli_serve serve --store ...``.
 
 The listening socket is created here with ``TCP_NODELAY`` (Linux copies it onto every accepted
 connection) so a response is never held back by Nagle's algorithm waiting for the client's
@@ -18,7 +20,8 @@ import sys
 
 import typer
 
-app = typer.Typer(help="Bandit service: serve decisions over HTTP.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Bandit: serve decisions over HTTP, simulate policies.", no_args_is_help=True,
+                  add_completion=False)
 
 _LOG_CONFIG = {
     "version": 1,
@@ -38,17 +41,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket with SO_REUSEADDR and TCP_NODELAY (inherited by accepted sockets)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
 
 
 @app.callback()
 def _group() -> None:
-    """Bandit service: serve decisions over HTTP."""
+    """Bandit: serve decisions over HTTP, simulate policies."""
 
 
 @app.command()
@@ -68,12 +75,19 @@ def serve(
     expire_seconds: float = typer.Option(
         1.0, min=0.0, help="Interval between passes applying default rewards after the window (0: off)."
     ),
-    log_level: str = typer.Option("info", help="uvicorn log level (logs go to stderr)."),
+    decision_refresh_seconds: float = typer.Option(
+        0.05, min=0.0, max=60.0,
+        help="Decisions use a policy state at most this old (s); 0: always the newest (slower with Thompson).",
+    ),
+    log_level: str = typer.Option("info", help="Log level: critical, error, warning, info, debug (stderr)."),
 ) -> None:
     """Serve the bandit HTTP API (OpenAPI docs at /docs). Exit codes: 0 stopped, 1 bad option or store."""
     from optimizer.bandit.store import StoreError, open_store
     from optimizer.errors import DmpoptError
 
+    if log_level.lower() not in ("critical", "error", "warning", "info", "debug"):
+        _fail(f"--log-level is {log_level!r}; use one of critical, error, warning, info, debug.")
+    log_level = log_level.lower()
     if not api_key:
         _fail("--api-key (or env DMPOPT_API_KEY) is missing; the service refuses to run without authentication.")
     if store.startswith("memory://") and workers > 1:
@@ -90,6 +104,7 @@ def serve(
     os.environ["DMPOPT_API_KEY"] = api_key
     os.environ["DMPOPT_BANDIT_MAX_BODY_BYTES"] = str(max_body_bytes)
     os.environ["DMPOPT_BANDIT_EXPIRE_SECONDS"] = str(expire_seconds)
+    os.environ["DMPOPT_BANDIT_DECISION_REFRESH_SECONDS"] = str(decision_refresh_seconds)
     run_uvicorn(sock, workers, log_level)
 
 
@@ -97,12 +112,16 @@ def run_uvicorn(sock: socket.socket, workers: int, log_level: str) -> None:
     """Run ``optimizer.bandit.service:app_from_env`` on ``sock`` with ``workers`` processes."""
     import uvicorn
 
+    import copy
+
+    log_config = copy.deepcopy(_LOG_CONFIG)
+    log_config["loggers"]["dmpopt"]["level"] = log_level.upper()
     config = uvicorn.Config(
         "optimizer.bandit.service:app_from_env",
         factory=True,
         workers=workers,
         log_level=log_level,
-        log_config=_LOG_CONFIG,
+        log_config=log_config,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=5,
@@ -119,6 +138,21 @@ def run_uvicorn(sock: socket.socket, workers: int, log_level: str) -> None:
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def _include_simulate() -> None:
+    """Make this app the whole ``dmpopt bandit`` group: add the policy library's ``simulate``.
+
+    Two typer apps cannot both be mounted as ``bandit``; this keeps the main CLI to one line.
+    """
+    try:
+        from optimizer.bandit.cli_simulate import simulate
+    except ImportError:  # pragma: no cover - the library part is optional for the service
+        return
+    app.command("simulate")(simulate)
+
+
+_include_simulate()
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised by the subprocess tests

@@ -20,6 +20,7 @@ is ignored by the service.
 
 from __future__ import annotations
 
+import math
 import socket
 import time
 from typing import Any, Sequence
@@ -152,6 +153,10 @@ class BanditClient:
 
     def reward(self, decision_id: str, reward: float, cost: float | None = None) -> dict[str, Any]:
         """Post a reward; the answer has ``duplicate: true`` if the decision already had one."""
+        for name, value in (("reward", reward), ("cost", cost)):
+            # JSON has no NaN/infinity: refuse here with the service's wording rather than send garbage
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ScenarioError(f"{name} is {value}; it must be a finite number (no NaN or infinity).")
         body: dict[str, Any] = {"decision_id": decision_id, "reward": reward}
         if cost is not None:
             body["cost"] = cost

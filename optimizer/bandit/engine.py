@@ -111,34 +111,11 @@ class BatchDecision:
 
 def _snapshot_thunk(policy: Policy, context: Any, mask: tuple[bool, ...] | None,
                     guardrails: Any) -> Callable[[], np.ndarray]:
-    """Probabilities of the state as it is now, computed when first needed."""
-    key = mask
-    version = policy.version
-    cached = policy._prob_cache.get(key) if context is None else None
-    if cached is not None:
-        return lambda: _guard(cached, guardrails, policy.arms, mask)
-    if context is not None or policy.exact_probabilities:
-        p = policy.probabilities(context, mask)
-        return lambda: _guard(p, guardrails, policy.arms, mask)
-    stats = getattr(policy, "stats", None)
-    if stats is None:  # pragma: no cover - every sampled policy keeps ArmStats
-        p = policy.probabilities(context, mask)
-        return lambda: _guard(p, guardrails, policy.arms, mask)
-    n, s, q, cost = list(stats.n), list(stats.s), list(stats.q), list(stats.cost)
-
-    def compute() -> np.ndarray:
-        if policy.version == version:
-            p = policy.cached_probabilities(None, mask)
-        else:  # the policy moved on: evaluate the snapshot taken at decision time
-            live = (stats.n, stats.s, stats.q, stats.cost)
-            stats.n, stats.s, stats.q, stats.cost = n, s, q, cost
-            try:
-                p = policy.probabilities(None, mask)
-            finally:
-                stats.n, stats.s, stats.q, stats.cost = live
-        return _guard(p, guardrails, policy.arms, mask)
-
-    return compute
+    """Guarded probabilities of the state as it is now, computed when first needed."""
+    raw = policy.lazy_probabilities(context, mask)
+    if guardrails is None or not guardrails.active:
+        return raw
+    return lambda: _guard(raw(), guardrails, policy.arms, mask)
 
 
 def _guard(p: np.ndarray, guardrails: Any, arms: Sequence[str], mask: Any) -> np.ndarray:
@@ -199,6 +176,8 @@ def decide(policy: Policy, guardrails: Any = None, rng: np.random.Generator | No
     if rng is None:
         rng = policy.rng
     mask = policy.eligible_mask(eligible) if eligible is not None else None
+    if policy.budgeted:  # guardrails must not push an arm we cannot pay for
+        mask = policy.affordable(mask)
     x = policy.check_context(context) if policy.contextual else None
     arms = policy.arms
     if guardrails is not None and guardrails.sticky and user_id is not None:
@@ -212,8 +191,6 @@ def decide(policy: Policy, guardrails: Any = None, rng: np.random.Generator | No
     if guardrails is not None and guardrails.exploration_floor > 0 and rng.random() < guardrails.exploration_floor:
         idx = [k for k in range(policy.n_arms) if mask is None or mask[k]]
         i = idx[int(rng.integers(len(idx)))]
-        if hasattr(policy, "affordable"):
-            i = i if policy.affordable(mask)[i] else policy.choose(rng, x, mask)
     else:
         i = policy.choose(rng, x, mask)
     return Decision(arms[i], i, arms, policy.version, thunk=_snapshot_thunk(policy, x, mask, guardrails))
@@ -231,6 +208,8 @@ def decide_batch(policy: Policy, guardrails: Any = None, rng: np.random.Generato
     if rng is None:
         rng = policy.rng
     mask = policy.eligible_mask(eligible) if eligible is not None else None
+    if policy.budgeted:
+        mask = policy.affordable(mask)
     arms = policy.arms
     if policy.contextual:
         if contexts is None or len(contexts) != n:
@@ -239,12 +218,13 @@ def decide_batch(policy: Policy, guardrails: Any = None, rng: np.random.Generato
             raise DataError(f"contexts must hold one feature vector per decision ({n}).")
         ds = [decide(policy, guardrails, rng, c, eligible) for c in contexts]
         return BatchDecision(np.array([d.arm_index for d in ds]), np.array([d.propensity for d in ds]), arms)
+    # From one state, a policy's n decisions are i.i.d. draws from its choice probabilities, so we
+    # sample them from q directly (n uniforms) instead of n x K posterior draws: the same
+    # distribution (up to the quadrature error for Thompson, <= 1e-3), the logged propensity is
+    # exactly the probability used, and it is ~10x cheaper than drawing Beta variates.
     q = _guard(policy.cached_probabilities(None, mask), guardrails, arms, mask)
-    if guardrails is not None and guardrails.active:
-        cum = np.cumsum(q)
-        idx = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(q) - 1)
-    else:
-        idx = policy.choose_batch(rng, n, None, mask)
+    cum = np.cumsum(q)
+    idx = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), len(q) - 1)
     return BatchDecision(idx, q[idx], arms)
 
 
@@ -256,6 +236,8 @@ def allocation_shares(policy: Policy, guardrails: Any = None, rng: np.random.Gen
     from that many posterior draws (``rng``, default ``policy.rng``). Shares sum to 1.
     """
     mask = policy.eligible_mask(eligible) if eligible is not None else None
+    if policy.budgeted:
+        mask = policy.affordable(mask)
     if policy.contextual:
         from optimizer.errors import DataError
 

@@ -248,7 +248,8 @@ def _run_one(sp: SimPolicy, config: SimulationConfig, table: np.ndarray, rates_t
 
     arm_cfgs = [ArmConfig(name=a.name, cost_per_action=a.cost_per_action) for a in config.arms]
     binary = config.reward_kind == "binary"
-    pol = make_policy(sp.policy, arm_cfgs, seed, reward_bounds=config.reward_bounds, binary=binary)
+    # the simulator owns policy and generator: Thompson's block fast path is safe here
+    pol = make_policy(sp.policy, arm_cfgs, seed, reward_bounds=config.reward_bounds, binary=binary, max_block=64)
     rng = np.random.default_rng(seed)
     T = config.horizon
     costs = [a.cost_per_action for a in config.arms]

@@ -278,6 +278,9 @@ class BanditStore(Protocol):
     def policy_state(self, name: str) -> tuple[int, dict[str, Any]]:
         """``(state_version, policy.to_state())`` of a campaign."""
 
+    def shares(self, name: str, n_draws: int | None = None) -> tuple[int, dict[str, float]]:
+        """``(state_version, arm -> share)``: probability each arm is best, after guardrails."""
+
     def decisions(self, name: str) -> list[dict[str, Any]]:
         """The decision log of a campaign joined with its rewards (see :mod:`optimizer.bandit.log`)."""
 
@@ -300,13 +303,14 @@ class BanditStore(Protocol):
         """Release connections."""
 
 
-def open_store(url: str, service: bool = False) -> BanditStore:
+def open_store(url: str, service: bool = False, decision_refresh_seconds: float | None = None) -> BanditStore:
     """Open a store by URL: ``memory://``, ``sqlite:///path`` or ``redis://host:port/db``.
 
     ``service=True`` selects settings for a long-running service: decisions drawn from a state
     refreshed at most every :data:`SERVICE_DECISION_REFRESH_SECONDS` (see
     :class:`~optimizer.bandit.store_policy.CampaignRuntime`), and for SQLite WAL checkpoints in a
-    background thread rather than inside commits.
+    background thread rather than inside commits. ``decision_refresh_seconds`` overrides the
+    refresh interval (0: every decision uses the newest state).
 
     Raises
     ------
@@ -316,7 +320,14 @@ def open_store(url: str, service: bool = False) -> BanditStore:
     if not isinstance(url, str):
         raise TypeError(f"store url must be a str, got {type(url).__name__}")
     scheme, sep, rest = url.partition("://")
-    refresh = SERVICE_DECISION_REFRESH_SECONDS if service else 0.0
+    if decision_refresh_seconds is None:
+        refresh = SERVICE_DECISION_REFRESH_SECONDS if service else 0.0
+    elif isinstance(decision_refresh_seconds, (int, float)) and 0 <= decision_refresh_seconds <= 60:
+        refresh = float(decision_refresh_seconds)
+    else:
+        raise ScenarioError(
+            f"decision_refresh_seconds is {decision_refresh_seconds!r}; it must be a number of seconds in [0, 60]."
+        )
     if not sep:
         raise StoreError(
             f"store url {url!r} has no scheme; use memory://, sqlite:///path/to/bandit.db or redis://host:6379/0."

@@ -15,9 +15,8 @@ for ``default_rng([seed, seq])`` (measured here), on a path that runs for every 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import time
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -154,7 +153,7 @@ class CampaignRuntime:
         self.version += 1
         return self.policy.to_state()
 
-    def shares(self, n_draws: int) -> dict[str, float]:
+    def shares(self, n_draws: int | None) -> dict[str, float]:
         """Allocation shares (probability each arm is best, after guardrails) at this version."""
         from optimizer.bandit.engine import allocation_shares
 

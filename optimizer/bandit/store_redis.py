@@ -60,7 +60,7 @@ from optimizer.bandit.store_policy import (
     new_policy_state,
     parse_config,
 )
-from optimizer.errors import ScenarioError
+from optimizer.bandit.store_recovery import arm_totals, check_snapshot, expired_message, worker_alive
 from optimizer.seeding import resolve_seed
 
 _RESERVE = """
@@ -278,7 +278,7 @@ class RedisStore:
                         if d["is_default"] == "1":
                             if force_default:
                                 return self._outcome(decision_id, d, duplicate=True), False
-                            raise ExpiredDecisionError(_expired_message(decision_id, rt.config, float(d["expires_at"])))
+                            raise ExpiredDecisionError(expired_message(decision_id, rt.config, float(d["expires_at"])))
                         check_reward(rt.config, reward, cost)
                         return self._outcome(decision_id, d, duplicate=True), False
                     expires_at = float(d["expires_at"])
@@ -336,7 +336,7 @@ class RedisStore:
         if expired:
             rt = self._runtimes[outcome.campaign]
             expires_at = float(self._r.hget(self._d(outcome.decision_id), "expires_at"))
-            raise ExpiredDecisionError(_expired_message(outcome.decision_id, rt.config, expires_at))
+            raise ExpiredDecisionError(expired_message(outcome.decision_id, rt.config, expires_at))
         return outcome
 
     def expire(self, now: float | None = None, limit: int = 1000) -> int:
@@ -360,8 +360,9 @@ class RedisStore:
             raise UnknownCampaignError(self._unknown_campaign(name))
         return int(version), json.loads(state)
 
-    def shares(self, name: str, n_draws: int = 10_000) -> tuple[int, dict[str, float]]:
-        """``(state_version, arm -> share)`` for the next period (batch mode)."""
+    def shares(self, name: str, n_draws: int | None = None) -> tuple[int, dict[str, float]]:
+        """``(state_version, arm -> share)`` for the next period (batch mode); ``n_draws=None``:
+        exact/quadrature probabilities, an int: a Monte Carlo estimate from that many draws."""
         version = self._r.hget(self._c(name), "state_version")
         if version is None:
             raise UnknownCampaignError(self._unknown_campaign(name))
@@ -415,9 +416,7 @@ class RedisStore:
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Load a snapshot (from any backend); ``ConflictError`` if one of its campaigns exists here."""
-        from optimizer.bandit.store_sqlite import _check_snapshot
-
-        campaigns = _check_snapshot(snapshot)
+        campaigns = check_snapshot(snapshot)
         for c in campaigns:
             if self._r.exists(self._c(c["name"])):
                 raise ConflictError(f"campaign {c['name']!r} exists already in {self.url}; restore into an empty store.")
@@ -433,14 +432,11 @@ class RedisStore:
                 "n_decisions": int(c["n_decisions"]), "n_rewards": len(done),
             })
             arms: dict[str, Any] = {}
-            for a in cfg.arm_names:
-                mine = [d for d in decisions if d["arm"] == a]
-                fin = [d for d in mine if d["reward"] is not None]
+            for a, t in arm_totals(cfg.arm_names, decisions).items():
                 arms.update({
-                    f"{a}|n_decisions": len(mine), f"{a}|n_rewards": len(fin),
-                    f"{a}|n_default_rewards": sum(1 for d in fin if d["is_default"]),
-                    f"{a}|reward_sum": repr(float(sum(d["reward"] for d in fin))),
-                    f"{a}|cost_sum": repr(float(sum(d["cost"] for d in fin))),
+                    f"{a}|n_decisions": t.n_decisions, f"{a}|n_rewards": t.n_rewards,
+                    f"{a}|n_default_rewards": t.n_default_rewards,
+                    f"{a}|reward_sum": repr(t.reward_sum), f"{a}|cost_sum": repr(t.cost_sum),
                 })
             pipe.hset(key + ":arms", mapping=arms)
             for d in decisions:
@@ -477,22 +473,13 @@ class RedisStore:
 
     def recovery_report(self, now: float | None = None, live_workers: Sequence[str] = ()) -> RecoveryReport:
         """Pending/overdue decisions and workers of this host that died without a clean stop."""
-        from optimizer.bandit.store_sqlite import _worker_alive
-
         t = now_or(now)
         n_pending = n_overdue = 0
         for name in self._r.smembers(self.prefix + "campaigns"):
             n_pending += self._r.zcard(self._c(name) + ":pending")
             n_overdue += self._r.zcount(self._c(name) + ":pending", "-inf", f"({t!r}")
         workers = sorted(self._r.hkeys(self.prefix + "workers"))
-        dead = tuple(w for w in workers if w not in live_workers and not _worker_alive(w))
+        dead = tuple(w for w in workers if w not in live_workers and not worker_alive(w))
         if dead:
             self._r.hdel(self.prefix + "workers", *dead)
         return RecoveryReport(int(n_pending), int(n_overdue), dead)
-
-
-def _expired_message(decision_id: str, config: Any, expires_at: float) -> str:
-    from optimizer.bandit.store_sqlite import SQLiteStore
-
-    return SQLiteStore._expired_message(decision_id, config, expires_at)
-

@@ -38,7 +38,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -55,8 +54,6 @@ from optimizer.bandit.store import (
     UnknownCampaignError,
     UnknownDecisionError,
     arm_cost,
-    check_context,
-    check_eligible,
     check_reward,
     dumps,
     now_or,
@@ -68,63 +65,9 @@ from optimizer.bandit.store_policy import (
     new_policy_state,
     parse_config,
 )
-from optimizer.errors import ScenarioError
+from optimizer.bandit.store_recovery import arm_totals, check_snapshot, expired_message, worker_alive
+from optimizer.bandit.store_sqlite_schema import SCHEMA, SCHEMA_VERSION, find_decision, make_decision_id
 from optimizer.seeding import resolve_seed
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS campaigns (
-    name TEXT PRIMARY KEY,
-    config TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    state TEXT NOT NULL,
-    state_version INTEGER NOT NULL DEFAULT 0,
-    n_decisions INTEGER NOT NULL DEFAULT 0,
-    n_rewards INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS arm_stats (
-    campaign TEXT NOT NULL,
-    arm TEXT NOT NULL,
-    n_decisions INTEGER NOT NULL DEFAULT 0,
-    n_rewards INTEGER NOT NULL DEFAULT 0,
-    n_default_rewards INTEGER NOT NULL DEFAULT 0,
-    reward_sum REAL NOT NULL DEFAULT 0,
-    cost_sum REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (campaign, arm)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY,
-    decision_id TEXT NOT NULL,
-    campaign TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    arm TEXT NOT NULL,
-    propensity REAL NOT NULL,
-    arm_to_probability TEXT NOT NULL,
-    context TEXT,
-    user_id TEXT,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    state_version INTEGER NOT NULL,
-    rewarded INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (expires_at) WHERE rewarded = 0;
-CREATE TABLE IF NOT EXISTS decision_aliases (decision_id TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rewards (
-    id INTEGER PRIMARY KEY REFERENCES decisions (id),
-    campaign TEXT NOT NULL,
-    arm TEXT NOT NULL,
-    reward REAL NOT NULL,
-    cost REAL NOT NULL,
-    is_default INTEGER NOT NULL,
-    received_at REAL NOT NULL,
-    state_version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS workers (worker TEXT PRIMARY KEY, started_at REAL NOT NULL, stopped_at REAL);
-"""
-
 
 class SQLiteStore:
     """Bandit store in one SQLite file (see the module docstring).
@@ -195,7 +138,7 @@ class SQLiteStore:
             self._checkpointer.start()
         # executescript commits implicitly, so the schema is applied outside _write, under flock
         with self._lock, self._flock():
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(SCHEMA)
             self._conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -377,7 +320,7 @@ class SQLiteStore:
             rt, n_decisions = self._runtime(db, name)
             checked = check_requests(rt.config, requests)
             first_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM decisions").fetchone()[0]
-            ids = [_make_id(first_id + i) for i in range(len(checked))]
+            ids = [make_decision_id(first_id + i) for i in range(len(checked))]
             out = build_decisions(rt, name, n_decisions + 1, checked, t, ids)
             arm_counts: dict[str, int] = {}
             rows = []
@@ -388,16 +331,16 @@ class SQLiteStore:
                     dumps(rec.arm_to_probability), None if rec.context is None else dumps(list(rec.context)),
                     rec.user_id, t, rec.expires_at, rec.state_version,
                 ))
-            db.executemany(
-                "INSERT INTO decisions (id, decision_id, campaign, seq, arm, propensity, arm_to_probability, context, "
-                "user_id, created_at, expires_at, state_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            insert = ("INSERT INTO decisions (id, decision_id, campaign, seq, arm, propensity, arm_to_probability, "
+                      "context, user_id, created_at, expires_at, state_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            bump = "UPDATE arm_stats SET n_decisions = n_decisions + ? WHERE campaign = ? AND arm = ?"
+            if len(rows) == 1:  # the common case; execute() is cheaper than executemany() for one row
+                db.execute(insert, rows[0])
+                db.execute(bump, (1, name, out[0].arm))
+            else:
+                db.executemany(insert, rows)
+                db.executemany(bump, [(n, name, arm) for arm, n in arm_counts.items()])
             db.execute("UPDATE campaigns SET n_decisions = n_decisions + ? WHERE name = ?", (len(rows), name))
-            db.executemany(
-                "UPDATE arm_stats SET n_decisions = n_decisions + ? WHERE campaign = ? AND arm = ?",
-                [(n, name, arm) for arm, n in arm_counts.items()],
-            )
         return out
 
     # ------------------------------------------------------------------------------ rewards
@@ -451,7 +394,7 @@ class SQLiteStore:
         expired: RewardOutcome | None = None
         try:
             with self._write() as db:
-                row = _find(db, str(decision_id))
+                row = find_decision(db, str(decision_id))
                 if row is None:
                     raise UnknownDecisionError(
                         f"decision_id {decision_id!r} is not known; use the decision_id returned by choose."
@@ -463,7 +406,7 @@ class SQLiteStore:
                         "SELECT reward, cost, is_default, state_version FROM rewards WHERE id = ?", (row[0],)
                     ).fetchone()
                     if prior[2]:
-                        raise ExpiredDecisionError(self._expired_message(row[1], rt.config, expires_at))
+                        raise ExpiredDecisionError(expired_message(row[1], rt.config, expires_at))
                     # validate anyway: a malformed duplicate is an error, not a silent 200
                     check_reward(rt.config, reward, cost)
                     return RewardOutcome(row[1], row[2], row[3], float(prior[0]), float(prior[1]), True, False, int(prior[3]))
@@ -474,16 +417,7 @@ class SQLiteStore:
                     return self._apply(db, row[:6], value, cost_value, False, t)
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite store {self.path!r} failed: {exc}.") from exc
-        raise ExpiredDecisionError(self._expired_message(expired.decision_id, rt.config, expires_at))
-
-    @staticmethod
-    def _expired_message(decision_id: str, config: Any, expires_at: float) -> str:
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
-        return (
-            f"decision_id {decision_id!r} expired at {when} (reward_window_seconds="
-            f"{config.reward_window_seconds:g}); the default reward {config.default_reward:g} was applied "
-            "and this reward is ignored. Post rewards within the window, or lengthen it for new campaigns."
-        )
+        raise ExpiredDecisionError(expired_message(expired.decision_id, rt.config, expires_at))
 
     def expire(self, now: float | None = None, limit: int = 1000) -> int:
         """Apply the default reward to up to ``limit`` decisions past their window; return how many."""
@@ -508,8 +442,9 @@ class SQLiteStore:
                 raise UnknownCampaignError(self._unknown_campaign(self._conn, name))
         return int(row[0]), json.loads(row[1])
 
-    def shares(self, name: str, n_draws: int = 10_000) -> tuple[int, dict[str, float]]:
-        """``(state_version, arm -> share)`` for the next period (batch mode)."""
+    def shares(self, name: str, n_draws: int | None = None) -> tuple[int, dict[str, float]]:
+        """``(state_version, arm -> share)`` for the next period (batch mode); ``n_draws=None``:
+        exact/quadrature probabilities, an int: a Monte Carlo estimate from that many draws."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -562,7 +497,7 @@ class SQLiteStore:
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Load a snapshot (from any backend) into this store; ``ConflictError`` if a campaign exists."""
-        campaigns = _check_snapshot(snapshot)
+        campaigns = check_snapshot(snapshot)
         with self._write() as db:
             for c in campaigns:
                 if db.execute("SELECT 1 FROM campaigns WHERE name = ?", (c["name"],)).fetchone():
@@ -576,13 +511,10 @@ class SQLiteStore:
                     (cfg.name, dumps(cfg.model_dump(mode="json")), int(c["seed"]), float(c["created_at"]),
                      dumps(c["state"]), int(c["state_version"]), int(c["n_decisions"]), n_rewards),
                 )
-                for arm in cfg.arm_names:
-                    mine = [d for d in decisions if d["arm"] == arm]
-                    done = [d for d in mine if d["reward"] is not None]
+                for arm, t in arm_totals(cfg.arm_names, decisions).items():
                     db.execute(
                         "INSERT INTO arm_stats VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (cfg.name, arm, len(mine), len(done), sum(1 for d in done if d["is_default"]),
-                         float(sum(d["reward"] for d in done)), float(sum(d["cost"] for d in done))),
+                        (cfg.name, arm, t.n_decisions, t.n_rewards, t.n_default_rewards, t.reward_sum, t.cost_sum),
                     )
                 first_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM decisions").fetchone()[0]
                 for k, d in enumerate(sorted(decisions, key=lambda d: d["seq"])):
@@ -625,7 +557,7 @@ class SQLiteStore:
                 "SELECT COUNT(*) FROM decisions WHERE rewarded = 0 AND expires_at < ?", (t,)
             ).fetchone()[0]
             workers = [r[0] for r in db.execute("SELECT worker FROM workers WHERE stopped_at IS NULL ORDER BY worker")]
-            dead = tuple(w for w in workers if w not in live_workers and not _worker_alive(w))
+            dead = tuple(w for w in workers if w not in live_workers and not worker_alive(w))
             db.executemany("DELETE FROM workers WHERE worker = ?", [(w,) for w in dead])
         return RecoveryReport(int(n_pending), int(n_overdue), dead)
 
@@ -639,54 +571,3 @@ class MemoryStore(SQLiteStore):
 
     def __init__(self, decision_refresh_seconds: float = 0.0) -> None:
         super().__init__(":memory:", decision_refresh_seconds=decision_refresh_seconds)
-
-
-def _make_id(rid: int) -> str:
-    """Decision id of row ``rid``: 12 hex digits of the row id, then 20 random hex digits."""
-    return f"{rid:012x}{os.urandom(10).hex()}"
-
-
-_FIND_COLUMNS = "id, decision_id, campaign, arm, context, propensity, expires_at, rewarded"
-
-
-def _find(db: sqlite3.Connection, decision_id: str) -> tuple | None:
-    """The decision row (:data:`_FIND_COLUMNS`) of ``decision_id``, or None."""
-    if len(decision_id) == 32:
-        try:
-            rid = int(decision_id[:12], 16)
-        except ValueError:
-            rid = None
-        if rid is not None:
-            row = db.execute(f"SELECT {_FIND_COLUMNS} FROM decisions WHERE id = ?", (rid,)).fetchone()
-            if row is not None and row[1] == decision_id:
-                return row
-    alias = db.execute("SELECT id FROM decision_aliases WHERE decision_id = ?", (decision_id,)).fetchone()
-    if alias is None:
-        return None
-    return db.execute(f"SELECT {_FIND_COLUMNS} FROM decisions WHERE id = ?", (alias[0],)).fetchone()
-
-
-def _worker_alive(worker: str) -> bool:
-    """True when ``worker`` (``host:pid``) is a live process on this host (other hosts: assumed alive)."""
-    import socket
-
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _check_snapshot(snapshot: Any) -> list[dict[str, Any]]:
-    if not isinstance(snapshot, dict) or snapshot.get("format") != SNAPSHOT_FORMAT:
-        got = snapshot.get("format") if isinstance(snapshot, dict) else type(snapshot).__name__
-        raise ScenarioError(f"snapshot format is {got!r}; expected {SNAPSHOT_FORMAT!r} (written by store.snapshot()).")
-    campaigns = snapshot.get("campaigns")
-    if not isinstance(campaigns, list):
-        raise ScenarioError("snapshot.campaigns is missing or not a list.")
-    return campaigns

@@ -32,6 +32,7 @@ from optimizer.budget.problem import (
     initial_pieces,
     refine_pieces,
 )
+from optimizer.budget.sifting import solve_sifted
 from optimizer.budget.results import ALLOCATION_COLUMNS, BindingConstraint, BudgetResult
 
 #: Most breakpoint refinement rounds before reporting the gap reached.
@@ -77,12 +78,20 @@ def allocate(
             "objective); greedy is exact only for a total budget alone. Use method: lp or auto."
         )
     solve = solve_greedy if use_greedy else get_backend(solver)
-    pieces = initial_pieces(model, config.pieces_per_curve)
+    from optimizer.budget.estimate import estimate_spend
+
+    guess = estimate_spend(model)
+    pieces = initial_pieces(model, config.pieces_per_curve, guess)
+    guess = np.where(np.isfinite(guess), guess, 0.0)
     warnings: list[str] = []
     rounds = 0
+    cell_group = _cell_groups(model)
     while True:
-        problem, offsets = build_lp(model, pieces)
-        sol = solve(problem, config.time_limit_seconds)
+        problem, offsets = build_lp(model, pieces, guess)
+        if use_greedy:
+            sol = solve(problem, config.time_limit_seconds)
+        else:
+            sol = solve_sifted(problem, cell_group[pieces.cell], pieces.slope, solve, config.time_limit_seconds)
         if sol.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             return _no_plan(model, sol, currency, solver, time.perf_counter() - t0, problem)
         x_cell = np.bincount(pieces.cell, weights=np.maximum(sol.x, 0.0), minlength=model.cells.n)
@@ -92,6 +101,7 @@ def allocate(
         if gap <= config.gap_tolerance_relative or not nonlinear or rounds >= MAX_REFINEMENT_ROUNDS:
             break
         pieces = refine_pieces(model, pieces, x_cell)
+        guess = x_cell
         rounds += 1
     status = "optimal" if sol.status == SolveStatus.OPTIMAL else "feasible"
     if not gap <= config.gap_tolerance_relative:
@@ -104,6 +114,15 @@ def allocate(
         warnings.append(f"solver {sol.solver} stopped before proving optimality ({sol.message})")
     return _plan(model, pieces, problem, offsets, sol, x_cell, lower, upper, gap, status, warnings,
                  currency, "greedy" if use_greedy else "lp", rounds, time.perf_counter() - t0)
+
+
+def _cell_groups(model: BudgetModel) -> np.ndarray:
+    """Group id per cell: cells in exactly the same rows share one (see optimizer.budget.sifting)."""
+    if not model.groups:
+        return np.zeros(model.cells.n, dtype=np.int64)
+    key = np.stack([g.cell_row for g in model.groups], axis=1)
+    _, inverse = np.unique(key, axis=0, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64)
 
 
 def relative_gap(lower: float, upper: float) -> float:

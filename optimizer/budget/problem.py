@@ -40,6 +40,9 @@ class LPProblem:
         int32 per column, 0 = continuous, 1 = integer (all 0 for the LP; a seam for MILP rules).
     row_names:
         One readable name per row, e.g. ``channel_spend[feed_ads]``.
+    start:
+        Optional guess of the optimum per column; a backend may use it as a warm start (HiGHS
+        turns it into a starting basis) and must not trust it.
     """
 
     c: np.ndarray
@@ -50,6 +53,7 @@ class LPProblem:
     col_hi: np.ndarray
     integrality: np.ndarray
     row_names: tuple[str, ...] = ()
+    start: np.ndarray | None = None
 
     @property
     def n_cols(self) -> int:
@@ -244,8 +248,13 @@ def _group_by(name: str, kind: str, need: np.ndarray, entity_of_cell: np.ndarray
     return [RowGroup(name, kind, row_of_entity[entity_of_cell], names, lo[need].astype(float), hi[need].astype(float))]
 
 
-def initial_pieces(model: BudgetModel, n_pieces: int) -> Pieces:
-    """Chord pieces of every cell: exact knots for linear/table curves, ``n_pieces`` otherwise."""
+def initial_pieces(model: BudgetModel, n_pieces: int, hint: np.ndarray | None = None) -> Pieces:
+    """Chord pieces of every cell: exact knots for linear/table curves, ``n_pieces`` otherwise.
+
+    ``hint`` (estimated optimal spend per cell, see :mod:`optimizer.budget.estimate`) centres
+    the breakpoints of a nonlinear cell geometrically on it (from hint/8 to hint*8), where the
+    chord error matters; cells without a hint get quadratic spacing on [0, upper].
+    """
     cells = model.cells
     parts = []
     for ci, curve in enumerate(model.curves):
@@ -272,8 +281,14 @@ def initial_pieces(model: BudgetModel, n_pieces: int) -> Pieces:
                     "a total_budget, or a max_spend on its segments or periods."
                 )
             q = (np.arange(n_pieces + 1) / n_pieces) ** 2
-            lo = up[:, None] * q[None, :-1]
-            hi = up[:, None] * q[None, 1:]
+            pts = up[:, None] * q[None, :]
+            if hint is not None and n_pieces >= 3:
+                h = hint[idx]
+                ok = np.isfinite(h) & (h > 0)
+                geo = np.geomspace(1 / 8, 8, n_pieces - 1)
+                around = np.concatenate([np.zeros((idx.size, 1)), h[:, None] * geo[None, :], up[:, None]], axis=1)
+                pts = np.where(ok[:, None], np.minimum(around, up[:, None]), pts)
+            lo, hi = pts[:, :-1], pts[:, 1:]
         keep = hi > lo
         cell = np.broadcast_to(idx[:, None], lo.shape)[keep]
         parts.append((cell, lo[keep], hi[keep]))
@@ -337,8 +352,12 @@ def refine_pieces(model: BudgetModel, pieces: Pieces, x_cell: np.ndarray, split:
     return make_pieces(model, cell, lo, hi)
 
 
-def build_lp(model: BudgetModel, pieces: Pieces) -> tuple[LPProblem, list[tuple[RowGroup, int]]]:
-    """The LP on chords; also the (group, first row) offsets of each row group."""
+def build_lp(model: BudgetModel, pieces: Pieces, x_guess: np.ndarray | None = None
+             ) -> tuple[LPProblem, list[tuple[RowGroup, int]]]:
+    """The LP on chords; also the (group, first row) offsets of each row group.
+
+    ``x_guess`` (spend per cell) becomes the LP's ``start``: each piece filled up to the guess.
+    """
     rows, cols, vals, lo, hi, names = [], [], [], [], [], []
     offsets = []
     r0 = 0
@@ -362,5 +381,6 @@ def build_lp(model: BudgetModel, pieces: Pieces) -> tuple[LPProblem, list[tuple[
         row_lo = row_hi = np.zeros(0)
     c = model.resp_weight * pieces.slope + model.spend_weight
     problem = LPProblem(c=c, A=A, row_lo=row_lo, row_hi=row_hi, col_lo=np.zeros(n), col_hi=pieces.hi - pieces.lo,
-                        integrality=np.zeros(n, dtype=np.int32), row_names=tuple(names))
+                        integrality=np.zeros(n, dtype=np.int32), row_names=tuple(names),
+                        start=None if x_guess is None else np.clip(x_guess[pieces.cell] - pieces.lo, 0.0, pieces.hi - pieces.lo))
     return problem, offsets

@@ -74,6 +74,9 @@ def z_at_survival0(dist: str, q: np.ndarray) -> np.ndarray:
     return -special.ndtri(q)
 
 
+WARM_START_ROWS = 100_000
+
+
 @dataclass(frozen=True)
 class AFTFit:
     """A fitted AFT model.
@@ -139,8 +142,12 @@ def fit_aft(
     *,
     max_steps: int = 100,
     tol: float = 1e-10,
+    warm_start: bool = True,
 ) -> AFTFit:
     """Maximum-likelihood AFT fit (see module docstring).
+
+    With more than ``2 * WARM_START_ROWS`` rows (and ``warm_start``), Newton starts from a fit on
+    a fixed subsample; the result is still the full-data maximum.
 
     Raises
     ------
@@ -181,8 +188,16 @@ def fit_aft(
         return ll, g, H
 
     theta = np.zeros(p + 2)
-    theta[0] = y.mean() if not e.all() else y.mean()
+    theta[0] = y.mean()
     theta[-1] = np.log(max(y.std(), 1e-3))
+    if warm_start and n > 2 * WARM_START_ROWS:
+        sub = np.sort(np.random.default_rng(0).choice(n, WARM_START_ROWS, replace=False))
+        try:
+            first = fit_aft(duration[sub], event[sub], X[sub], dist, max_steps=max_steps, warm_start=False)
+            # to the standardised parametrisation used here
+            theta = np.concatenate(([first.intercept + mean @ first.params], first.params * std, [first.log_sigma]))
+        except SolverError:
+            pass
     ll, g, H = evaluate(theta)
     suggestion = "Suggestion: check for covariates that (almost) perfectly predict churn, rescale covariates, or try another model."
     steps = 0
@@ -204,9 +219,10 @@ def fit_aft(
                 raise SolverError(f"{dist} AFT fit failed: Newton-Raphson could not improve the likelihood. {suggestion}")
         done = abs(ll_c - ll) <= tol * max(1.0, abs(ll)) and np.max(np.abs(step * delta)) < 1e-6
         theta = cand
-        ll, g, H = evaluate(theta)
-        if done:
+        if done:  # the Hessian of the previous iterate (< 1e-6 away) serves for the variance
+            ll = ll_c
             break
+        ll, g, H = evaluate(theta)
     else:
         raise SolverError(f"{dist} AFT fit did not converge in {max_steps} Newton steps. {suggestion}")
     try:
@@ -219,4 +235,6 @@ def fit_aft(
     J[0, 1:-1] = -mean / std
     theta_o = J @ theta
     cov_o = J @ cov @ J.T
+    if not np.all(np.isfinite(cov_o)) or np.any(np.diag(cov_o) <= 0):
+        raise SolverError(f"{dist} AFT fit: the variance is not positive at the estimate (collinear covariates?). {suggestion}")
     return AFTFit(dist, float(theta_o[0]), theta_o[1:-1], float(theta_o[-1]), np.sqrt(np.diag(cov_o)), cov_o, ll, steps)

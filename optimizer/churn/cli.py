@@ -70,6 +70,34 @@ def _plots(model, data, horizon_days: float) -> dict[str, bytes]:
     return out
 
 
+def _print_report(console, report) -> None:
+    """The model report as rich tables: comparison, calibration, then the PH test in words."""
+    import math
+
+    from rich.table import Table
+
+    console.print(
+        f"Churn model: [bold]{report.selected}[/bold] (selected by {report.select_by} on a holdout of "
+        f"{report.n_holdout}; {report.n_events} churn events in {report.n_train + report.n_holdout} customers)")
+    fmt = lambda v, d=4: "" if isinstance(v, float) and math.isnan(v) else (f"{v:.{d}f}" if isinstance(v, float) else str(v))  # noqa: E731
+    table = Table(title="Model comparison (loglik, aic: train; c_index, ibs, calibration_error: holdout)")
+    for col in report.comparison.columns:
+        table.add_column(col, justify="left" if col in ("model", "status") else "right", no_wrap=True)
+    for row in report.comparison.itertuples(index=False):
+        style = "bold" if row.model == report.selected else None
+        table.add_row(*(fmt(v) for v in row), style=style)
+    console.print(table)
+    cal = Table(title=f"Calibration at {report.horizon_days:g} days (holdout): P(churn by horizon)")
+    for col in ("group", "n", "predicted", "observed"):
+        cal.add_column(col, justify="right")
+    for row in report.calibration.itertuples(index=False):
+        cal.add_row(str(row.group), str(row.n), f"{row.predicted:.3f}", f"{row.observed:.3f}")
+    console.print(cal)
+    console.print("Proportional hazards: " + " ".join(report.ph_test), markup=False)
+    for w in report.warnings:
+        console.print(f"warning: {w}", markup=False)
+
+
 @app.command()
 def fit(
     data: Path = typer.Argument(..., help="CSV or Parquet of customer history."),
@@ -95,7 +123,10 @@ def fit(
 
         d = _load(data, duration_col, event_col, covariates, None, None, strata_col)
         m = ChurnModel(model, horizon_days=horizon_days, select_by=select_by, penalizer=penalizer, seed=seed).fit(d)
-        Console(highlight=False, soft_wrap=True).print(str(m.report_), markup=False)
+        import sys
+
+        # a pipe or file gets the full table (rich would squeeze it to 80 columns)
+        _print_report(Console(highlight=False, width=None if sys.stdout.isatty() else 160), m.report_)
         if out is not None:
             atomic_write_json(out / "report.json", m.report_.to_dict())
             for name, png in _plots(m, d, horizon_days).items():

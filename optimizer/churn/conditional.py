@@ -43,6 +43,9 @@ def _log_ratio(log_num: np.ndarray, log_den: np.ndarray) -> np.ndarray:
 
 def window_risk(model, X: np.ndarray, t: np.ndarray, window_days: float, strata=None) -> np.ndarray:
     """1 - S(t + w)/S(t) computed on the log scale (``t`` shape (n,) or (n, m))."""
+    if hasattr(model, "log_survival_ratio"):
+        lr = np.minimum(model.log_survival_ratio(t, t + window_days, X, strata), 0.0)
+        return -np.expm1(lr)
     lr = _log_ratio(model.log_survival(t + window_days, X, strata), model.log_survival(t, X, strata))
     return -np.expm1(lr)
 

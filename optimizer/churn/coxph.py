@@ -46,6 +46,8 @@ class _Stratum:
     row_k_upto: np.ndarray  # per sorted row: number of event times <= T_i
     term_k: np.ndarray  # per Efron term: event-time index
     term_f: np.ndarray  # per Efron term: l / d
+    event_rows: np.ndarray  # sorted positions of the event rows (grouped by event time, ascending)
+    group_starts: np.ndarray  # per event time: offset of its first row in event_rows
 
 
 def _prepare(duration: np.ndarray, event: np.ndarray) -> _Stratum:
@@ -60,38 +62,64 @@ def _prepare(duration: np.ndarray, event: np.ndarray) -> _Stratum:
     term_k = np.repeat(np.arange(len(d)), d)
     starts = np.repeat(np.cumsum(d) - d, d)
     term_f = (np.arange(term_k.size) - starts) / d[term_k]
-    return _Stratum(order, t, e, event_times, first, d, event_k, row_k_upto, term_k, term_f)
+    event_rows = np.flatnonzero(e)
+    group_starts = (np.cumsum(d) - d).astype(np.intp)
+    return _Stratum(order, t, e, event_times, first, d, event_k, row_k_upto, term_k, term_f, event_rows, group_starts)
 
 
 def _revcumsum(a: np.ndarray) -> np.ndarray:
     return np.cumsum(a[::-1], axis=0)[::-1]
 
 
-def _efron(s: _Stratum, X: np.ndarray, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log partial likelihood, score and information of one stratum (X already sorted)."""
+def _efron(s: _Stratum, X: np.ndarray, beta: np.ndarray, x_event_sum: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log partial likelihood, score and information of one stratum (X already sorted).
+
+    ``x_event_sum`` is the sum of X over event rows (constant across iterations, so precomputed).
+    """
     xb = X @ beta
     shift = xb.max()
     r = np.exp(xb - shift)  # shifting cancels in every ratio; added back in the loglik
-    rx = r[:, None] * X
+    rx = X * r[:, None]
     R0 = _revcumsum(r)[s.first_at_risk]
     R1 = _revcumsum(rx)[s.first_at_risk]
-    K = len(s.d)
-    ek = s.event_k
-    D0 = np.bincount(ek, weights=r[s.e_sorted], minlength=K)
-    D1 = np.stack([np.bincount(ek, weights=rx[s.e_sorted, j], minlength=K) for j in range(X.shape[1])], axis=1) \
-        if X.shape[1] else np.zeros((K, 0))
+    # death-set sums: event rows are contiguous per event time, so reduceat beats bincount
+    D0 = np.add.reduceat(r[s.event_rows], s.group_starts)
+    D1 = np.add.reduceat(rx[s.event_rows], s.group_starts, axis=0)
     k, f = s.term_k, s.term_f
     den = R0[k] - f * D0[k]
     m = (R1[k] - f[:, None] * D1[k]) / den[:, None]
-    loglik = float(xb[s.e_sorted].sum() - (np.log(den) + shift).sum())
-    score = X[s.e_sorted].sum(axis=0) - m.sum(axis=0)
-    a = np.bincount(k, weights=1.0 / den, minlength=K)
-    b = np.bincount(k, weights=f / den, minlength=K)
+    loglik = float(xb[s.event_rows].sum() - (np.log(den) + shift).sum())
+    score = x_event_sum - m.sum(axis=0)
+    inv_den = 1.0 / den
+    K = len(s.d)
+    a = np.bincount(k, weights=inv_den, minlength=K)
+    b = np.bincount(k, weights=f * inv_den, minlength=K)
     cum_a = np.concatenate(([0.0], np.cumsum(a)))
     c = r * cum_a[s.row_k_upto]
-    c[s.e_sorted] -= r[s.e_sorted] * b[ek]
-    info = X.T @ (c[:, None] * X) - m.T @ m
+    c[s.event_rows] -= r[s.event_rows] * b[s.event_k]
+    info = X.T @ (X * c[:, None]) - m.T @ m
     return loglik, score, info
+
+
+WARM_START_ROWS = 100_000
+
+
+def _null_loglik(s: _Stratum) -> float:
+    """Efron log partial likelihood at beta = 0: every r = 1, so only risk-set counts matter."""
+    at_risk = s.t_sorted.size - s.first_at_risk
+    den = at_risk[s.term_k] - s.term_f * s.d[s.term_k]
+    return float(-np.log(den).sum())
+
+
+def _efron_loglik(s: _Stratum, X: np.ndarray, beta: np.ndarray) -> float:
+    """The Efron log partial likelihood alone (for step halving: no n x p work beyond X @ beta)."""
+    xb = X @ beta
+    shift = xb.max()
+    r = np.exp(xb - shift)
+    R0 = _revcumsum(r)[s.first_at_risk]
+    D0 = np.add.reduceat(r[s.event_rows], s.group_starts)
+    den = R0[s.term_k] - s.term_f * D0[s.term_k]
+    return float(xb[s.event_rows].sum() - (np.log(den) + shift).sum())
 
 
 @dataclass(frozen=True)
@@ -127,23 +155,35 @@ class CoxFit:
     mean: np.ndarray
     strata_to_baseline: dict
 
-    def cumulative_hazard(self, t: np.ndarray, X: np.ndarray, strata: np.ndarray | None = None) -> np.ndarray:
-        """H(t | x) for customers ``X`` (n, p) at times ``t`` (scalar, (n,) or (n, m) days)."""
-        n = X.shape[0]
+    def relative_risk(self, X: np.ndarray) -> np.ndarray:
+        """exp((x - mean)'beta) per customer."""
+        return np.exp(X @ self.params - self.mean @ self.params)
+
+    def baseline(self, t: np.ndarray, n: int, strata: np.ndarray | None = None) -> np.ndarray:
+        """Baseline cumulative hazard H0(t) (at the mean covariates) for n customers, shape of ``t`` broadcast to rows."""
         t = np.asarray(t, dtype=float)
         t = np.broadcast_to(t, (n,) if t.ndim <= 1 else (n, t.shape[-1]))
-        lin = np.exp((X - self.mean) @ self.params)
-        if t.ndim == 2:
-            lin = lin[:, None]
+        if strata is None:
+            times, H0 = self._baseline_of(None)
+            return np.concatenate(([0.0], H0))[np.searchsorted(times, t, side="right")]
         h0 = np.empty(t.shape)
-        keys = [None] if strata is None else list(pd_unique(strata))
-        for key in keys:
-            if key not in self.strata_to_baseline:
-                raise SolverError(f"stratum {key!r} was not seen when the Cox model was fitted.")
-            times, H0 = self.strata_to_baseline[key]
-            rows = slice(None) if key is None else (strata == key)
+        for key in pd_unique(strata):
+            times, H0 = self._baseline_of(key)
+            rows = strata == key
             h0[rows] = np.concatenate(([0.0], H0))[np.searchsorted(times, t[rows], side="right")]
-        return h0 * lin
+        return h0
+
+    def _baseline_of(self, key):
+        if key not in self.strata_to_baseline:
+            raise SolverError(
+                f"stratum {key!r} was not seen when the Cox model was fitted; known strata: {sorted(map(str, self.strata_to_baseline))[:10]}.")
+        return self.strata_to_baseline[key]
+
+    def cumulative_hazard(self, t: np.ndarray, X: np.ndarray, strata: np.ndarray | None = None) -> np.ndarray:
+        """H(t | x) for customers ``X`` (n, p) at times ``t`` (scalar, (n,) or (n, m) days)."""
+        h0 = self.baseline(t, X.shape[0], strata)
+        lin = self.relative_risk(X)
+        return h0 * (lin[:, None] if h0.ndim == 2 else lin)
 
     def last_time(self, strata: np.ndarray | None = None) -> float:
         """Largest event time in the data (days): beyond it the baseline hazard is unknown."""
@@ -165,8 +205,13 @@ def fit_cox(
     penalizer: float = 0.0,
     max_steps: int = 50,
     tol: float = 1e-9,
+    warm_start: bool = True,
 ) -> CoxFit:
     """Fit a Cox model; see the module docstring for the method.
+
+    With more than ``WARM_START_ROWS`` rows (and ``warm_start``), Newton starts from a fit on a
+    fixed subsample of that many rows: the full-data iterations drop from ~4 to ~2. The estimate
+    is still the full-data maximum, so it does not depend on the subsample.
 
     Raises
     ------
@@ -178,21 +223,31 @@ def fit_cox(
     mean = X.mean(axis=0)
     std = X.std(axis=0, ddof=1) if n > 1 else np.ones(p)  # ddof=1 as lifelines (pandas .std)
     std = np.where(std > 0, std, 1.0)
-    Z = (X - mean) / std
+    Z = X - mean
+    Z /= std
     keys = [None] if strata is None else list(pd_unique(strata))
     parts = []
     for key in keys:
-        rows = np.arange(n) if key is None else np.flatnonzero(strata == key)
-        s = _prepare(duration[rows], event[rows])
-        parts.append((key, rows, s, np.ascontiguousarray(Z[rows][s.order])))
+        if key is None:  # no strata: avoid copying every row twice
+            s = _prepare(duration, event)
+            Zs = Z[s.order]
+        else:
+            rows = np.flatnonzero(strata == key)
+            s = _prepare(duration[rows], event[rows])
+            Zs = Z[rows[s.order]]
+        parts.append((key, s, Zs, Zs[s.event_rows].sum(axis=0)))
+    del Z
     pen = n * penalizer
+
+    def loglik_only(b: np.ndarray) -> float:
+        return sum(_efron_loglik(s, Zs, b) for _, s, Zs, _ in parts if len(s.d)) - 0.5 * pen * b @ b
 
     def evaluate(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         ll, g, h = 0.0, np.zeros(p), np.zeros((p, p))
-        for _, _, s, Zs in parts:
+        for _, s, Zs, zsum in parts:
             if len(s.d) == 0:
                 continue
-            a, bb, c = _efron(s, Zs, b)
+            a, bb, c = _efron(s, Zs, b, zsum)
             ll, g, h = ll + a, g + bb, h + c
         return ll - 0.5 * pen * b @ b, g - pen * b, h + pen * np.eye(p)
 
@@ -201,8 +256,16 @@ def fit_cox(
         "predict churn, or merge rare categories."
     )
     beta = np.zeros(p)
+    if warm_start and n > 2 * WARM_START_ROWS:
+        sub = np.sort(np.random.default_rng(0).choice(n, WARM_START_ROWS, replace=False))
+        try:
+            first = fit_cox(duration[sub], event[sub], X[sub], strata=None if strata is None else strata[sub],
+                            penalizer=penalizer, max_steps=max_steps, warm_start=False)
+            beta = first.params * std
+        except SolverError:
+            beta = np.zeros(p)  # the subsample failed: start from 0 and let the full data speak
     ll, g, h = evaluate(beta)
-    ll_null = ll
+    ll_null = sum(_null_loglik(s) for _, s, _, _ in parts if len(s.d))
     steps = 0
     for steps in range(1, max_steps + 1):
         try:
@@ -210,16 +273,19 @@ def fit_cox(
         except np.linalg.LinAlgError:
             raise SolverError(f"Cox fit failed: the information matrix is singular (collinear covariates?). {suggestion}") from None
         step = 1.0
-        while True:
+        while True:  # step halving on the (cheap) log-likelihood alone
             cand = beta + step * delta
-            ll_c, g_c, h_c = evaluate(cand)
+            ll_c = loglik_only(cand)
             if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * abs(ll):
                 break
             step /= 2
             if step < 1e-8:
                 raise SolverError(f"Cox fit failed: Newton-Raphson could not improve the likelihood. {suggestion}")
         done = abs(ll_c - ll) <= tol * max(1.0, abs(ll)) and np.max(np.abs(step * delta)) < 1e-7
-        beta, ll, g, h = cand, ll_c, g_c, h_c
+        beta, ll = cand, ll_c
+        if not done:
+            ll, g, h = evaluate(beta)
+        # when done, the information of the previous iterate (< 1e-7 away) serves for the variance
         if np.max(np.abs(beta)) > 30:
             raise SolverError(
                 f"Cox fit failed: coefficients diverge (|standardised beta| = {np.max(np.abs(beta)):.0f}), "
@@ -238,8 +304,8 @@ def fit_cox(
     unpen = ll + 0.5 * pen * beta @ beta
 
     baselines = {}
-    for key, rows, s, Zs in parts:
-        r = np.exp((X[rows][s.order] - mean) @ params)
+    for key, s, Zs, _ in parts:
+        r = np.exp(Zs @ beta)  # Zs @ beta = (x - mean)'params
         risk = _revcumsum(r)
         if len(s.d):
             h0 = s.d / risk[s.first_at_risk]

@@ -80,7 +80,8 @@ class Encoding:
         """
         raw = list(self.numeric) + list(self.categorical_to_levels)
         _require_columns(df, raw, source)
-        parts = []
+        out = np.empty((len(df), len(self.columns)))
+        j = 0
         for name in self.numeric:
             col = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float)
             bad = ~np.isfinite(col)
@@ -89,7 +90,8 @@ class Encoding:
                     f"{source}: column {name!r} has {int(bad.sum())} missing or non-numeric value(s) "
                     f"(first at data row {int(np.argmax(bad)) + 1}). Suggestion: fill or drop those rows."
                 )
-            parts.append(col[:, None])
+            out[:, j] = col
+            j += 1
         for name, levels in self.categorical_to_levels.items():
             values = df[name].astype("string")
             if values.isna().any():
@@ -104,10 +106,10 @@ class Encoding:
                     f"known levels: {list(levels)}."
                 )
             codes = pd.Categorical(values, categories=list(levels)).codes
-            parts.append((codes[:, None] == np.arange(1, len(levels))[None, :]).astype(float))
-        if not parts:
-            return np.zeros((len(df), 0))
-        return np.hstack(parts)
+            k = len(levels) - 1
+            out[:, j:j + k] = codes[:, None] == np.arange(1, len(levels))[None, :]
+            j += k
+        return out
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ class SurvivalData:
     segment:
         Segment label per row (for schedules), or None.
     ids:
-        Customer id per row (the id column, or the row number).
+        Customer id per row (the id column as strings, or the 0-based row number).
     """
 
     duration: np.ndarray
@@ -166,6 +168,31 @@ class SurvivalData:
         if self.strata is not None:
             df["stratum"] = self.strata
         return df
+
+
+def collinear_columns(X: np.ndarray, tol: float = 1e-10) -> list[int]:
+    """Positions of columns that are (numerically) linear combinations of earlier columns and the intercept.
+
+    Uses the centred cross-product matrix (p x p, cheap for any n): column j is redundant when
+    adding it does not raise the rank.
+    """
+    p = X.shape[1]
+    if p == 0:
+        return []
+    Z = X - X.mean(axis=0)
+    C = Z.T @ Z
+    scale = np.sqrt(np.diag(C)).copy()
+    scale[scale == 0] = 1.0
+    C = C / np.outer(scale, scale)  # correlation matrix
+    out, kept = [], []
+    for j in range(p):
+        idx = kept + [j]
+        eig = np.linalg.eigvalsh(C[np.ix_(idx, idx)])
+        if eig.min() < tol * max(1.0, eig.max()) * len(idx) * 1e3:
+            out.append(j)
+        else:
+            kept.append(j)
+    return out
 
 
 def _require_columns(df: pd.DataFrame, wanted: list[str], source: str) -> None:
@@ -263,13 +290,19 @@ def prepare(
     constant = []
     for c in covariates:
         s = df[c]
-        if s.nunique(dropna=True) <= 1:
-            constant.append(c)
-            continue
         if c in categorical or _is_categorical(s):
-            cat_levels[c] = tuple(sorted(s.dropna().astype(str).unique()))
+            levels = tuple(sorted(s.dropna().astype(str).unique()))
+            if len(levels) <= 1:
+                constant.append(c)
+            else:
+                cat_levels[c] = levels
         else:
-            numeric.append(c)
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+            # min == max instead of nunique: hashing a million floats is slow
+            if not np.isfinite(v).any() or np.nanmin(v) == np.nanmax(v):
+                constant.append(c)
+            else:
+                numeric.append(c)
     if constant:
         raise DataError(
             f"{source}: covariate(s) {constant} take a single value in every row; a constant column cannot "
@@ -277,6 +310,15 @@ def prepare(
         )
     encoding = Encoding(tuple(numeric), cat_levels)
     X = encoding.transform(df, source)
+    redundant = collinear_columns(X)
+    if redundant:
+        names = [encoding.columns[j] for j in redundant]
+        raise DataError(
+            f"{source}: covariate column(s) {names} are linear combinations of the columns before them "
+            "(e.g. a copy, a rescaled copy, or dummies that add up to another column); their effects cannot "
+            "be told apart. Suggestion: drop them from the covariates."
+        )
+
     p = X.shape[1]
     if p and n_events < min_events_per_covariate * p:
         raise DataError(
@@ -293,5 +335,12 @@ def prepare(
             raise DataError(f"{source}: column {name!r} has {int(s.isna().sum())} missing value(s).")
         return s.astype(str).to_numpy()
 
-    ids = col(id_col) if id_col else np.arange(len(df)).astype(str)
+    ids = col(id_col) if id_col else np.arange(len(df))  # row numbers (ints: a million str() calls is slow)
+    if id_col:
+        dup = pd.Series(ids).duplicated()
+        if dup.any():
+            raise DataError(
+                f"{source}: {int(dup.sum())} row(s) repeat a {id_col!r} already seen (e.g. {ids[dup.to_numpy()][0]!r}); "
+                "the table needs one row per customer. Suggestion: keep each customer's latest row."
+            )
     return SurvivalData(dur, event, X, encoding, col(strata_col), col(segment_col), ids)

@@ -104,6 +104,13 @@ class CoxModel:
     def log_survival(self, t, X, strata=None):
         return -self.fit.cumulative_hazard(t, X, strata)
 
+    def log_survival_ratio(self, t1, t2, X, strata=None):
+        """log(S(t2)/S(t1)) with one relative-risk product (scoring speed)."""
+        n = X.shape[0]
+        dh = self.fit.baseline(t2, n, strata) - self.fit.baseline(t1, n, strata)
+        lin = self.fit.relative_risk(X)
+        return -dh * (lin[:, None] if dh.ndim == 2 else lin)
+
     def risk_score(self, X):
         return X @ self.fit.params
 
@@ -144,6 +151,20 @@ class AFTModel:
 
     def log_survival(self, t, X, strata=None):
         return self.fit.log_survival(t, self._X(X))
+
+    def log_survival_ratio(self, t1, t2, X, strata=None):
+        """log(S(t2)/S(t1)) computing the location once (scoring speed)."""
+        from optimizer.churn.aft import log_survival0
+
+        mu = self.fit.location(self._X(X))
+        t1, t2 = np.asarray(t1, dtype=float), np.asarray(t2, dtype=float)
+        if t1.ndim == 2 or t2.ndim == 2:
+            mu = mu[:, None]
+        inv = 1.0 / self.fit.sigma
+        with np.errstate(divide="ignore"):
+            z1 = (np.log(t1) - mu) * inv
+            z2 = (np.log(t2) - mu) * inv
+        return log_survival0(self.fit.dist, z2) - log_survival0(self.fit.dist, z1)
 
     def time_at_survival(self, q, X):
         return self.fit.time_at_survival(q, self._X(X))

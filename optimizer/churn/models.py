@@ -2,7 +2,7 @@
 
 Selection. The data are split (seeded) into a training part and a holdout of
 ``holdout_fraction`` (default 0.3). Every candidate is fitted on the training part and scored on
-the holdout: Harrell's C (ranking), the integrated Brier score from day 1 to the decision horizon
+the holdout: Harrell's C (ranking; on at most ``CONCORDANCE_MAX_ROWS`` = 50,000 holdout rows), the integrated Brier score from day 1 to the decision horizon
 (probability accuracy, IPCW), and calibration at the horizon. AIC is reported for the parametric
 models (Kaplan-Meier and the Cox partial likelihood have no comparable AIC).
 ``select_by`` picks the winner: ``"ibs"`` (default, because contact timing thresholds
@@ -27,6 +27,9 @@ from optimizer.errors import DmpoptError, NotFittedError, ScenarioError
 
 SELECT_BY = ("ibs", "concordance", "aic")
 PH_TEST_MAX_ROWS = 5_000
+#: Harrell's C on at most this many holdout rows (seeded subsample): lifelines' O(n log n) routine
+#: takes ~8 s on 300k rows here; at 50k the C-index's standard error is ~0.003.
+CONCORDANCE_MAX_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,8 @@ class ChurnModel:
             raise ScenarioError(f"select_by is {select_by!r}; it must be one of {list(SELECT_BY)}.")
         if not 0 < holdout_fraction < 1:
             raise ScenarioError(f"holdout_fraction is {holdout_fraction}; it must be between 0 and 1.")
+        if not horizon_days > 1:
+            raise ScenarioError(f"horizon_days is {horizon_days}; it must be > 1 day.")
         if penalizer < 0:
             raise ScenarioError(f"penalizer is {penalizer}; it must be >= 0.")
         self.model = model
@@ -221,13 +226,15 @@ class ChurnModel:
                 f"horizon_days {self.horizon_days:g} exceeds the longest holdout tenure "
                 f"({hold.duration.max():g} days); IBS and calibration extrapolate."
             )
+        c_rows = np.sort(rng.permutation(hold.n)[:CONCORDANCE_MAX_ROWS])
         rows, cal_tables = [], {}
         for kind in self._candidates(data):
             try:
                 m = self._fit_one(kind, train)
                 S = m.survival(np.broadcast_to(times, (hold.n, times.size)), hold.X, hold.strata)
                 ibs = integrated_brier_score(hold.duration, hold.event, S, times)
-                c = concordance(hold.duration, hold.event, m.risk_score(hold.X)) if kind not in ("kaplan_meier", "weibull") else 0.5
+                c = (concordance(hold.duration[c_rows], hold.event[c_rows], m.risk_score(hold.X[c_rows]))
+                     if kind not in ("kaplan_meier", "weibull") else 0.5)
                 p_h = 1 - m.survival(np.full(hold.n, self.horizon_days), hold.X, hold.strata)
                 cal, cal_err = calibration_at(hold.duration, hold.event, p_h, self.horizon_days)
                 cal_tables[kind] = cal
@@ -247,6 +254,8 @@ class ChurnModel:
         else:
             best = ok.sort_values("ibs").iloc[0]
         kind = str(best.model)
+        if data.strata is not None and kind != "cox":
+            warnings.append(f"strata are used by the Cox model only; the selected {kind} model ignores them.")
         failed = comp[comp.status != "ok"]
         warnings += [f"{r.model} could not be fitted: {r.status}" for r in failed.itertuples()]
         self.model_ = self._fit_one(kind, data)

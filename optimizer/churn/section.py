@@ -248,7 +248,9 @@ def run(config: ChurnConfig, ctx: RunContext) -> ChurnResult:
     from optimizer.churn.models import ChurnModel
     from optimizer.churn.timing import TimingSettings, customer_list, plan_contacts, weekly_schedule
 
-    path = (ctx.base_dir / config.data) if not str(config.data).startswith("/") else config.data
+    from pathlib import Path
+
+    path = Path(config.data) if Path(config.data).is_absolute() else ctx.base_dir / config.data
     df = read_table(path)
     data = prepare(
         df, config.duration_col, config.event_col, config.covariates, categorical=config.categorical,

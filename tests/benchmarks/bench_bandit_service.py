@@ -23,6 +23,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -176,6 +177,34 @@ def latency(port: int, path: str, body: bytes, rate: float, seconds: float, conn
 
 
 # ------------------------------------------------------------------------------- the servers
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def measured(pid: int, fn, *args, **kwargs) -> dict:
+    """Run a load function and add the server's CPU microseconds per request (load-independent)."""
+    before = cpu_seconds(pid)
+    out = fn(*args, **kwargs)
+    used = cpu_seconds(pid) - before
+    out["server_cpu_us_per_request"] = used / max(out["requests"], 1) * 1e6
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -259,26 +288,129 @@ def create_campaign(port: int) -> None:
         raise RuntimeError(f"create campaign answered {status}")
 
 
+def store_choose_us(url: str, n: int, **kwargs) -> tuple[float, float]:
+    """Mean (wall, CPU) microseconds of ``store.choose`` in process (no HTTP), after 100 warm-ups.
+
+    CPU time is this process's (the background checkpoint thread included)."""
+    from optimizer.bandit.store_sqlite import SQLiteStore
+
+    from optimizer.bandit.store import open_store
+
+    if url.startswith("sqlite:///") and kwargs:
+        st = SQLiteStore(url[len("sqlite:///"):], **kwargs)
+    else:
+        st = open_store(url)
+    st.create_campaign({"name": "bench", "arms": [{"name": f"arm{i}"} for i in range(5)]}, seed=1)
+    for _ in range(100):
+        st.choose("bench")
+    t, c = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        st.choose("bench")
+    out = ((time.perf_counter() - t) / n * 1e6, (time.process_time() - c) / n * 1e6)
+    st.close()
+    return out
+
+
+def asgi_choose_us(n: int) -> tuple[float, float]:
+    """CPU microseconds per choose through the ASGI app in process (memory store, no sockets):
+    (fast path, the same request routed through FastAPI)."""
+    import asyncio
+
+    from optimizer.bandit.service import create_app
+    from optimizer.bandit.service_http import Gate, Metrics
+    from optimizer.bandit.store import open_store
+
+    store = open_store("memory://", service=True)
+    store.create_campaign({"name": "bench", "arms": [{"name": f"arm{i}"} for i in range(5)]}, seed=1)
+    fast = create_app(store, API_KEY, expire_interval_seconds=0)
+    slow = Gate(fast.app, API_KEY, fast.max_body_bytes, Metrics(), holder=None)  # no fast path
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/campaigns/bench/choose", "raw_path": b"/v1/campaigns/bench/choose",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+             "headers": [(b"host", b"x"), (b"x-api-key", API_KEY.encode()), (b"content-type", b"application/json"),
+                         (b"content-length", b"2")]}
+
+    async def run() -> tuple[float, float]:
+        inbox, outbox = asyncio.Queue(), asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        life = asyncio.create_task(fast({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put))
+        await outbox.get()
+
+        async def one(app) -> None:
+            sent = []
+
+            async def receive() -> dict:
+                return {"type": "http.request", "body": b"{}", "more_body": False}
+
+            async def send(message: dict) -> None:
+                sent.append(message)
+
+            await app(dict(scope), receive, send)
+            if sent[0]["status"] != 200:
+                raise RuntimeError(f"choose answered {sent[0]['status']}")
+
+        out = []
+        for app in (fast, slow):
+            for _ in range(100):
+                await one(app)
+            c = time.process_time()
+            for _ in range(n):
+                await one(app)
+            out.append((time.process_time() - c) / n * 1e6)
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await life
+        return out[0], out[1]
+
+    result = asyncio.run(run())
+    store.close()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs (< 60 s in all)")
-    parser.add_argument("--store", default="sqlite", choices=["sqlite", "memory"])
+    parser.add_argument("--store", default="sqlite", choices=["sqlite", "memory", "redis"])
     parser.add_argument("--workers", type=int, default=2)
     opts = parser.parse_args()
     seconds = 3.0 if opts.quick else 10.0
     py = sys.executable
     env = {"PYTHONUNBUFFERED": "1"}
     tmp = Path(tempfile.mkdtemp(prefix="bench_bandit_"))
-    store = f"sqlite:///{tmp}/bench.db" if opts.store == "sqlite" else "memory://"
-    workers = opts.workers if opts.store == "sqlite" else 1
+    redis_proc = None
+    if opts.store == "sqlite":
+        store = f"sqlite:///{tmp}/bench.db"
+    elif opts.store == "redis":
+        rport = free_port()
+        redis_proc = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", str(tmp),
+                                       "--save", "", "--appendonly", "yes"], stdout=subprocess.DEVNULL)
+        time.sleep(0.5)
+        store = f"redis://127.0.0.1:{rport}/0"
+    else:
+        store = "memory://"
+    workers = 1 if opts.store == "memory" else opts.workers
     print(f"# bench_bandit_service: store={opts.store} workers={workers} seconds={seconds} cores={os.cpu_count()}")
     results = {}
+
+    # store level, no HTTP: what a commit costs with SQLite's automatic checkpoints (fsync inside
+    # some commits) versus checkpoints in a background thread (the service's setting)
+    n = 1000 if opts.quick else 3000
+    auto = store_choose_us(f"sqlite:///{tmp}/auto.db", n, background_checkpoint=False)
+    background = store_choose_us(f"sqlite:///{tmp}/bg.db", n, background_checkpoint=True)
+    memory = store_choose_us("memory://", n)
+    print(f"store.choose in process, 5 arms, {n} calls, wall/CPU us: sqlite auto-checkpoint "
+          f"{auto[0]:.0f}/{auto[1]:.0f}, sqlite background checkpoint {background[0]:.0f}/{background[1]:.0f}, "
+          f"memory {memory[0]:.0f}/{memory[1]:.0f}; wall ratio auto/background {auto[0] / background[0]:.2f}")
+
+    fast_us, slow_us = asgi_choose_us(n)
+    print(f"ASGI choose in process (memory store), CPU us per request: fast path {fast_us:.0f}, "
+          f"through FastAPI routing {slow_us:.0f}; ratio {slow_us / fast_us:.2f}")
 
     # baseline: bare FastAPI hello, 1 worker, same uvicorn
     port = free_port()
     hello = start_server([py, "-c", _HELLO_APP, str(port), "1", "1"], port, env)
     try:
-        results["hello_1w"] = throughput(port, "/hello", b"", clients=4, seconds=seconds)
+        results["hello_1w"] = measured(hello.pid, throughput, port, "/hello", b"", clients=4, seconds=seconds)
     finally:
         stop_server(hello)
 
@@ -290,8 +422,9 @@ def main() -> None:
         create_campaign(port)
         path, body = "/v1/campaigns/bench/choose", b"{}"
         results["choose_warmup"] = throughput(port, path, body, clients=2, seconds=1.0)
-        results["choose_throughput"] = throughput(port, path, body, clients=4, seconds=seconds)
-        results["choose_latency_1000rps"] = latency(port, path, body, rate=1000, seconds=seconds, connections=4)
+        results["choose_throughput"] = measured(server.pid, throughput, port, path, body, clients=4, seconds=seconds)
+        results["choose_latency_1000rps"] = measured(server.pid, latency, port, path, body, rate=1000,
+                                                     seconds=seconds, connections=4)
     finally:
         stop_server(server)
 
@@ -307,12 +440,19 @@ def main() -> None:
     finally:
         stop_server(server)
 
+    if redis_proc is not None:
+        redis_proc.terminate()
+        redis_proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
     for name, r in results.items():
         print(f"{name:28s} " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     tp, base = results["choose_throughput"]["rps"], results["hello_1w"]["rps"]
     lat, nagle = results["choose_latency_1000rps"], results["choose_latency_nagle_on"]
     print(f"ratio choose/s vs bare hello (1 worker): {tp / base:.2f}")
     print(f"ratio p99 Nagle-on / TCP_NODELAY: {nagle['p99_ms'] / lat['p99_ms']:.1f}")
+    cpu = results["choose_throughput"]["server_cpu_us_per_request"]
+    print(f"server CPU per choose {cpu:.0f} us -> {workers} worker(s) on {workers} idle core(s) would serve "
+          f"~{workers * 1e6 / cpu:.0f}/s before client and kernel costs (an estimate, not a measurement)")
     ok_tp = tp >= 2000 and results["choose_throughput"]["errors"] == 0
     ok_lat = lat["p99_ms"] <= 5.0 and lat["errors"] == 0
     print(f"target >= 2000 choose/s, 0 errors: {'PASS' if ok_tp else 'FAIL'} ({tp:.0f}/s)")

@@ -65,6 +65,9 @@ def calibration(reps: int) -> None:
     rows = [
         ("proportions z pooled, Wald CI", lambda s: (calib.simulate_proportions(reps, s)[0], calib.simulate_proportions(reps, s + 1, lift=0.01)[1])),
         ("proportions z pooled, Newcombe CI", lambda s: (calib.simulate_proportions(reps, s, ci="newcombe")[0], calib.simulate_proportions(reps, s + 1, ci="newcombe", lift=0.01)[1])),
+        ("proportions unpooled z, Wald CI", lambda s: (calib.simulate_proportions(reps, s, pooled=False)[0], calib.simulate_proportions(reps, s + 1, pooled=False, lift=0.01)[1])),
+        ("proportions pooled z + Yates (R default)", lambda s: (calib.simulate_proportions(reps, s, continuity=True)[0], calib.simulate_proportions(reps, s + 1, continuity=True, lift=0.01)[1])),
+        ("counts, Welch (Poisson 0.8, n=300)", lambda s: calib.simulate_counts(reps, s)),
         ("Welch (gamma data, n=300)", lambda s: calib.simulate_means(reps, s)),
         ("Welch + CUPED", lambda s: calib.simulate_means(reps, s, cuped=True)),
         ("ratio delta method (n=400)", lambda s: calib.simulate_ratio(reps, s)),
@@ -73,7 +76,7 @@ def calibration(reps: int) -> None:
     for name, fn in rows:
         t0 = time.perf_counter()
         fpr, cover = fn(7)
-        print(f"  {name:36s} A/A FPR {fpr * 100:6.2f} %   coverage {cover * 100:6.2f} %   ({time.perf_counter() - t0:.1f} s)")
+        print(f"  {name:42s} A/A FPR {fpr * 100:6.2f} %   coverage {cover * 100:6.2f} %   ({time.perf_counter() - t0:.1f} s)")
     for kind in ("obrien_fleming", "pocock", "naive"):
         print(f"  sequential {kind:24s} 5 weekly looks: P(reject ever | H0) {calib.simulate_sequential(reps, 9, kind=kind) * 100:6.2f} %")
     print(f"  sequential {'msprt tau=0.01':24s} 5 weekly looks: P(reject ever | H0) {calib.simulate_sequential(reps, 9, tau=0.01) * 100:6.2f} %")

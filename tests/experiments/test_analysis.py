@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from experiments.analysis import AnalysisSettings, analyze, compare_table
 from experiments.proportions import proportions_arrays
@@ -94,3 +95,90 @@ def test_20000_comparisons_under_two_seconds():
     elapsed = time.perf_counter() - start
     assert len(table) == k and (table.frame.status == "ok").all()
     assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+def test_docs_tutorial_runs(capsys):
+    """The first Python block of docs/experiments-methods.md runs and prints a SHIP decision."""
+    import pathlib
+    import re
+
+    doc = pathlib.Path(__file__).resolve().parents[2] / "docs" / "experiments-methods.md"
+    code = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)[0]
+    exec(compile(code, str(doc), "exec"), {})
+    out = capsys.readouterr().out
+    assert "SHIP: SUCCESS_SIG_POSITIVE" in out and "GUARDRAIL_OK" in out
+
+
+_stats = st.builds(
+    lambda n, mean, sd, dmean: VariantStats.from_moments("v", n, mean, sd * sd * max(n - 1, 0),
+                                                         cov_mean=mean, cov_m2=sd * sd * max(n - 1, 0) / 2,
+                                                         cross_m2=sd * sd * max(n - 1, 0) / 3,
+                                                         den_mean=dmean, den_m2=max(n - 1, 0) * 0.5,
+                                                         num_den_m2=max(n - 1, 0) * 0.1 * sd,
+                                                         cov_den_m2=max(n - 1, 0) * 0.05),
+    st.integers(0, 10_000), st.floats(0, 1e4), st.floats(0, 1e3), st.floats(0, 50))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_stats, _stats, st.sampled_from(["mean", "count", "ratio"]), st.booleans(), st.booleans())
+def test_any_statistics_give_a_result_never_a_crash(c, t, kind, cuped, bayes):
+    """Invariants: every row is ok or carries an error code; ok rows have lo <= estimate <= hi, p in [0, 1]."""
+    s = AnalysisSettings(cuped=cuped, engine="bayes" if bayes else "frequentist")
+    (r,) = analyze(c.with_name("control"), t.with_name("B"), kind=kind, settings=s)
+    assert r.status in ("ok", "error")
+    if r.ok:
+        assert r.lift_absolute_ci_low <= r.lift_absolute + 1e-9 * (1 + abs(r.lift_absolute))
+        assert r.lift_absolute <= r.lift_absolute_ci_high + 1e-9 * (1 + abs(r.lift_absolute))
+        if not bayes:
+            assert 0 <= r.p_value <= 1
+        else:
+            assert 0 <= r.extra["chance_to_beat_control"] <= 1 and r.extra["expected_loss"] >= 0
+    else:
+        assert r.error_code and r.error_message
+    json.dumps(r.to_dict())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 3000), st.integers(0, 3000), st.data())
+def test_any_counts_give_a_result_never_a_crash(n0, n1, data):
+    x0 = data.draw(st.integers(0, n0 + 2))  # may exceed n: must become INVALID_PROPORTION, not a crash
+    x1 = data.draw(st.integers(0, n1 + 2))
+    bayes = data.draw(st.booleans())
+    c, t = VariantStats("control", n0, float(x0), float(x0)), VariantStats("B", n1, float(x1), float(x1))
+    (r,) = analyze(c, t, kind="proportion", settings=AnalysisSettings(engine="bayes" if bayes else "frequentist"))
+    if x0 > n0 or x1 > n1:
+        assert r.error_code in ("INVALID_PROPORTION", "ZERO_USERS")
+    if r.ok and not bayes:
+        assert 0 <= r.p_value <= 1 and r.lift_absolute_ci_low <= r.lift_absolute_ci_high
+
+
+def test_count_kind_and_less_alternative():
+    """R: t.test(y, x, alternative="less") equals t.test(x, y, alternative="greater"): p 0.01383591171."""
+    x = [24.1, 26.3, 22.2, 30.8, 27.5]
+    y = [19.1, 20.3, 25.7, 18.2, 22.9, 21.0]
+    (r,) = analyze(VariantStats.from_values("c", x), VariantStats.from_values("t", y), kind="count",
+                   settings=AnalysisSettings(alternative="less"))
+    assert r.method == "welch" and r.p_value == pytest.approx(0.01383591171, rel=1e-8)
+    assert r.lift_absolute_ci_low == -np.inf
+
+
+def test_bayes_normal_with_cuped_uses_the_adjusted_variance():
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 400))
+    y = x + 0.5 * rng.normal(size=(2, 400)) + np.array([[0.0], [0.1]])
+    c, t = (VariantStats.from_values(k, y[i], x=x[i]) for i, k in enumerate(("control", "B")))
+    (freq,) = analyze(c, t, settings=AnalysisSettings(cuped=True))
+    (bay,) = analyze(c, t, settings=AnalysisSettings(cuped=True, engine="bayes"))
+    assert bay.method == "bayes_normal_cuped"
+    assert bay.extra["chance_to_beat_control"] == pytest.approx(sps.norm.cdf(freq.lift_absolute / freq.extra["se"]), rel=1e-9)
+
+
+def test_table_to_dict_equals_rows_and_is_json():
+    tab = compare_table([VariantStats.from_counts("c", 10, 3), VariantStats("c", 0, 0, 0)],
+                        [VariantStats.from_counts("t", 10, 5), VariantStats.from_counts("t", 10, 5)],
+                        kind="proportion", correction="holm")
+    assert tab.to_dict()["comparisons"] == [r.to_dict() for r in tab]
+    assert tab.to_dict()["comparisons"][1]["error_code"] == "ZERO_USERS"
+    json.dumps(tab.to_dict(), allow_nan=False)

@@ -68,3 +68,14 @@ def test_iso_weeks(week, monday):
 def test_bad_weeks(week):
     with pytest.raises(ScenarioError, match="week is"):
         parse_iso_week(week)
+
+
+def test_reference_doc_mentions_every_field():
+    """docs/experiments-report.md documents every key of experiments.yaml (fails when a field is added)."""
+    from experiments import config as c
+
+    doc = (ROOT / "docs" / "experiments-report.md").read_text()
+    models = [c.ExperimentConfig, c.MetricConfig, c.SequentialConfig, c.AppliesTo, c.UsersSource, c.EventsSource,
+              c.SummaryRow, c.SummarySource]
+    missing = [f"{m.__name__}.{name}" for m in models for name in m.model_fields if name not in doc]
+    assert missing == []

@@ -87,3 +87,21 @@ def test_every_code_is_documented_and_config_validates():
         DecisionConfig(success_metrics=[], guardrails=[])
     with pytest.raises(ValidationError, match="extra"):
         DecisionConfig(success_metrics=[{"metric": "a", "margin": 1}])
+
+
+def test_sequential_interval_replaces_fixed_one():
+    """Significant at the fixed horizon (z ~ 2.3) but not against the O'Brien-Fleming boundary at
+    look 2 of 5 (c = 3.357): the decision must not ship on the fixed-horizon interval."""
+    from experiments.sequential import group_sequential
+
+    res = _results(1140, 10.0)
+    conv = res[0]
+    assert conv.lift_absolute_ci_low > 0  # fixed-horizon significant
+    se = (conv.lift_absolute_ci_high - conv.lift_absolute_ci_low) / (2 * 1.959963984540054)
+    seq = group_sequential([conv.lift_absolute * 0.9, conv.lift_absolute], [se * 1.4, se], [0.2, 0.4])
+    assert not seq.rejected
+    prog = Progress(start_date=dt.date(2026, 1, 1), today=dt.date(2026, 1, 15), information_fraction=0.4,
+                    critical_value=2.031)
+    d = decide(res, CFG, sequential={"conversion": seq}, progress=prog)
+    assert d.action == "continue" and d.details["conversion"] == "SUCCESS_NOT_SIGNIFICANT"
+    assert decide(res, CFG).action == "ship"

@@ -67,3 +67,12 @@ def test_bad_inputs():
         sample_size_proportions(0.1)
     with pytest.raises(ValueError, match="power is 1.5"):
         sample_size_means(1.0, 1.0, delta=0.1, power=1.5)
+
+
+def test_ratio_mde_inverts_ratio_sample_size():
+    from experiments.power import ratio_sd
+
+    sd = ratio_sd(12.0, 3.0, 40.0, 2.0, 5.0)
+    n = sample_size_ratio(12.0, 3.0, 40.0, 2.0, 5.0, mde_relative=0.05).n_per_variant
+    mde = mde_means(n, sd, baseline=4.0, reference="normal", kind="ratio")
+    assert mde.kind == "ratio" and mde.mde_relative <= 0.05 and mde.mde_relative == pytest.approx(0.05, rel=1e-3)

@@ -101,3 +101,15 @@ def test_intervals_ordered_and_contain_estimate(n0, n1, data):
         if out["error_code"][0] is None:
             assert -1 <= lo <= d + 1e-12 <= hi + 2e-12 <= 1 + 2e-12
             assert 0 <= out["p_value"][0] <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 300), st.data())
+def test_newcombe_matches_statsmodels_newcomb_oracle(n0, n1, data):
+    """Second oracle: statsmodels confint_proportions_2indep(method="newcomb") (Newcombe method 10)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    x0, x1 = data.draw(st.integers(0, n0)), data.draw(st.integers(0, n1))
+    lo, hi = newcombe_interval([x0], [n0], [x1], [n1])
+    ref = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff")
+    assert (lo[0], hi[0]) == pytest.approx(ref, abs=1e-12)

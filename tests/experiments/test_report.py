@@ -155,3 +155,35 @@ def test_broken_experiments_render_with_error_codes(tmp_path):
     assert "**Analysis error MISSING_COLUMN**" in report.markdown
     assert report.html.count('<img class="plot"') == 4  # the four healthy experiments keep their plots
     assert any("broken_column: MISSING_COLUMN" in w for w in analysis.warnings)
+
+
+def test_sequential_interval_contains_fixed_interval_at_every_look(analysis):
+    """Invariant: c_k >= z_(1-alpha/2), so the sequential interval is never narrower (every look, metric)."""
+    for e in analysis.experiments:
+        ok = e.over_time[e.over_time["status"] == "ok"]
+        assert (ok["seq_low"] <= ok["fixed_low"] + 1e-12).all(), e.name
+        assert (ok["seq_high"] >= ok["fixed_high"] - 1e-12).all(), e.name
+        assert (ok["seq_low"] <= ok["lift_relative"]).all() and (ok["lift_relative"] <= ok["seq_high"]).all()
+
+
+def test_msprt_and_fixed_methods(tmp_path):
+    """mSPRT gives a wider always-valid interval than the fixed one; 'fixed' leaves the intervals alone."""
+    from experiments.config import ExperimentsConfig
+
+    base = {"start_date": "2026-11-02", "control": "a", "variants": ["a", "b"],
+            "metrics": [{"name": "conv", "kind": "proportion"}],
+            "data": {"kind": "summary", "rows": [
+                {"variant": "a", "metric": "conv", "week": "2026-W45", "n": 4000, "sum": 400},
+                {"variant": "b", "metric": "conv", "week": "2026-W45", "n": 4000, "sum": 470},
+                {"variant": "a", "metric": "conv", "week": "2026-W46", "n": 8000, "sum": 800},
+                {"variant": "b", "metric": "conv", "week": "2026-W46", "n": 8000, "sum": 930}]}}
+    cfg = ExperimentsConfig(experiments=[
+        {**base, "name": "m", "sequential": {"method": "msprt"}},
+        {**base, "name": "f", "sequential": {"method": "fixed"}}])
+    res = analyze_experiments(cfg, tmp_path, "2026-W46")
+    m, f = res.experiments
+    last_m, last_f = m.comparisons.iloc[0], f.comparisons.iloc[0]
+    assert m.sequential["conv/b"].method == "msprt"
+    assert last_m["seq_low"] < last_m["fixed_low"] and last_m["seq_high"] > last_m["fixed_high"]
+    assert f.sequential == {} and last_f["seq_low"] == last_f["fixed_low"]
+    assert f.decision.action == "ship"  # 11.6 % vs 10 % on 8000 users a side: z = 3.3 on a fixed test

@@ -77,3 +77,21 @@ def test_conditional_power_closed_form():
     total = information_for_conditional_power(z, t, critical_value=1.96, target=0.8)
     assert conditional_power(z, t, critical_value=1.96, total_information=total) == pytest.approx(0.8, abs=1e-6)
     assert information_for_conditional_power(0.01, 0.5, critical_value=1.96, max_information=2.0) is None
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)  # Monte-Carlo check: fixed examples, never flaky
+@given(st.lists(st.floats(0.05, 0.95), min_size=1, max_size=6, unique=True), st.sampled_from(["obrien_fleming", "pocock"]))
+def test_boundaries_spend_exactly_alpha_property(fractions, kind):
+    """For any look schedule ending at 1, the boundaries are >= the fixed-horizon value at the last
+    look and the total crossing probability (checked by simulating the Brownian score, seed 0,
+    200k paths, MC s.e. 0.05 pp) is alpha within 0.25 pp."""
+    t = np.array(sorted(fractions) + [1.0])
+    c = boundaries(t, 0.05, kind)
+    assert np.all(c[:-1] > 0) and c[-1] >= 1.959963984540054 - 1e-9
+    rng = np.random.default_rng(0)
+    s = np.cumsum(rng.normal(size=(200_000, t.size)) * np.sqrt(np.diff(np.concatenate([[0], t]))), axis=1)
+    rate = float((np.abs(s / np.sqrt(t)) >= c).any(axis=1).mean())
+    assert abs(rate - 0.05) < 0.0025, rate

@@ -49,6 +49,8 @@ def policy_class(config: Any) -> type[Policy]:
 def _defaults(config: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Binary rewards unless the policy models continuous ones (Normal TS) or bounds say otherwise."""
     out = dict(kwargs)
+    if "max_block" in out and not getattr(policy_class(config), "block_sampled", False):
+        del out["max_block"]  # only the Thompson-type policies pre-draw; others ignore the option
     if "binary" not in out:
         continuous = getattr(config, "reward_model", None) == "normal" or tuple(out.get("reward_bounds", (0.0, 1.0))) != (0.0, 1.0)
         out["binary"] = not continuous
@@ -69,7 +71,8 @@ def make_policy(config: Any, arms: Sequence[Any], seed: int | None = None, **kwa
     **kwargs
         ``reward_bounds=(low, high)``, ``binary`` (rewards must be 0/1; default: True unless the
         policy is Normal Thompson or bounds are not (0, 1)), ``context_dim`` (contextual
-        policies), ``max_block`` (Thompson fast path; 1 = MABWiser-identical stream).
+        policies), ``max_block`` (Thompson-type policies: 1 = reference path, the default, MABWiser-identical
+        stream; 64 = fast path; other policies ignore it).
     """
     return policy_class(config)(config, arms, seed, **_defaults(config, kwargs))
 

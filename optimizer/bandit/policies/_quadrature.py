@@ -50,6 +50,49 @@ def prob_best(ppfs: Sequence[PpfZ], cdfs: Sequence[Cdf]) -> np.ndarray:
     return out / total
 
 
+BETA_NODES = 64
+
+
+def beta_prob_best(a: np.ndarray, b: np.ndarray, scale: np.ndarray | None = None,
+                   nodes: int = BETA_NODES) -> np.ndarray:
+    """P(arm i has the largest Beta(a_i, b_i) / scale_i), for Beta posteriors, fast.
+
+    The quantile-based rule above needs ``betaincinv`` (~1 us per call here) at every node; for
+    Beta arms a shared grid avoids it. Each arm contributes ``nodes`` points spread over its
+    posterior through the logit-normal approximation (the logit of a Beta has mean
+    digamma(a) - digamma(b) and variance trigamma(a) + trigamma(b), exactly); every arm's CDF is
+    evaluated once on the union grid (K x K*nodes calls of ``betainc`` instead of K*K*256 calls
+    plus K*256 inversions), and ``P_i = integral prod_{j != i} F_j dF_i`` is summed with the
+    trapezoid rule in F_i. Error <= 1e-3 at 64 nodes on the cases in the tests (1e6-draw
+    references), 5-10 times faster than the quantile rule.
+    """
+    from scipy import special
+
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    k = len(a)
+    if k == 1:
+        return np.ones(1)
+    c = np.ones(k) if scale is None else np.asarray(scale, dtype=float)
+    mu = special.digamma(a) - special.digamma(b)
+    sd = np.sqrt(special.polygamma(1, a) + special.polygamma(1, b))
+    z = np.linspace(-Z_MAX, Z_MAX, nodes)
+    x = (special.expit(mu[:, None] + sd[:, None] * z[None, :]) / c[:, None]).ravel()
+    x = np.unique(np.concatenate(([0.0], x, 1.0 / c)))
+    F = special.betainc(a[:, None], b[:, None], np.clip(x[None, :] * c[:, None], 0.0, 1.0))
+    # prod_{j != i} F_j for every i at once: exclusive products from prefix and suffix products
+    ones = np.ones((1, F.shape[1]))
+    prefix = np.cumprod(np.vstack([ones, F[:-1]]), axis=0)
+    suffix = np.cumprod(np.vstack([ones, F[:0:-1]]), axis=0)[::-1]
+    others = prefix * suffix
+    dF = F[:, 1:] - F[:, :-1]
+    out = np.sum(dF * 0.5 * (others[:, :-1] + others[:, 1:]), axis=1)
+    total = out.sum()
+    if not total > 0:
+        return np.full(k, 1.0 / k)
+    return out / total
+
+
 def beta_ppf_z(a: float, b: float, scale: float = 1.0) -> PpfZ:
     """Quantile of Beta(a, b) / scale at Phi(z), accurate in both tails."""
     from scipy import special

@@ -73,6 +73,8 @@ class Policy:
 
     kind: str = "base"
     contextual: bool = False
+    #: spends from a budget (has ``affordable(mask)``); the engine restricts eligibility with it.
+    budgeted: bool = False
     #: probabilities are exact (closed form) rather than numerical.
     exact_probabilities: bool = True
 
@@ -215,28 +217,65 @@ class Policy:
 
     def update_batch(self, arms: Sequence[str | int], rewards: Sequence[float],
                      costs: Sequence[float] | None = None, contexts: Any = None) -> None:
-        """Fold many observations in, all checked first (all or nothing)."""
+        """Fold many observations in, all checked first (all or nothing), vectorized.
+
+        ``arms`` may be names or indices (a numpy int array is fastest). Without drift the
+        statistics are sums, so this equals the same updates one by one, in any order.
+        """
         n = len(arms)
         if len(rewards) != n or (costs is not None and len(costs) != n):
             raise DataError(f"arms has {n} item(s) but rewards/costs have {len(rewards)}/"
                             f"{'-' if costs is None else len(costs)}; they must have the same length.")
-        idx = [self.index_of(a) for a in arms]
-        rs = [self.check_reward(r) for r in rewards]
-        cs = [self.check_cost(None if costs is None else costs[k], idx[k]) for k in range(n)]
+        idx = self._batch_indices(arms)
+        try:
+            r = np.asarray(rewards, dtype=float)
+        except (TypeError, ValueError):
+            raise DataError("rewards must all be numbers.") from None
+        bad = ~np.isfinite(r)
+        if bad.any():
+            raise DataError(f"rewards: {int(bad.sum())} item(s) are NaN or infinite; rewards must be finite.")
+        bad = (r < self.reward_low) | (r > self.reward_high)
+        if bad.any():
+            raise DataError(f"rewards: {int(bad.sum())} item(s) are outside reward_bounds "
+                            f"[{self.reward_low}, {self.reward_high}] (first: {r[bad][0]}).")
+        if self.binary:
+            bad = (r != 0.0) & (r != 1.0)
+            if bad.any():
+                raise DataError(f"rewards: {int(bad.sum())} item(s) are not 0 or 1 (first: {r[bad][0]}); "
+                                "binary rewards must be 0 or 1.")
+        if costs is None:
+            c = np.asarray(self.arm_costs, dtype=float)[idx]
+        else:
+            try:
+                c = np.asarray(costs, dtype=float)
+            except (TypeError, ValueError):
+                raise DataError("costs must all be numbers.") from None
+            bad = ~np.isfinite(c) | (c < 0)
+            if bad.any():
+                raise DataError(f"costs: {int(bad.sum())} item(s) are negative or not finite; costs must be >= 0.")
         if self.contextual:
             if contexts is None or len(contexts) != n:
                 raise DataError(f"contexts must hold one feature vector per observation ({n}).")
-            xs = [self.check_context(c) for c in contexts]
+            xs = [self.check_context(x) for x in contexts]
         else:
-            xs = [None] * n
-        self._add_batch(idx, rs, cs, xs)
+            xs = None
+        self._add_batch(idx, r, c, xs)
         self.n_updates += n
         self.version += 1
         self._prob_cache.clear()
 
-    def _add_batch(self, idx: list[int], rs: list[float], cs: list[float], xs: list) -> None:
-        for i, r, c, x in zip(idx, rs, cs, xs):
-            self._add(i, r, c, x, None)
+    def _batch_indices(self, arms: Sequence[str | int]) -> np.ndarray:
+        a = np.asarray(arms)
+        if a.dtype.kind in "iu":
+            bad = (a < 0) | (a >= self.n_arms)
+            if bad.any():
+                raise DataError(f"arms: {int(bad.sum())} index(es) outside 0..{self.n_arms - 1} (first: {a[bad][0]}).")
+            return a.astype(np.int64)
+        return np.fromiter((self.index_of(x) for x in arms), dtype=np.int64, count=len(arms))
+
+    def _add_batch(self, idx: np.ndarray, rs: np.ndarray, cs: np.ndarray, xs: list | None) -> None:
+        for k, (i, r, c) in enumerate(zip(idx.tolist(), rs.tolist(), cs.tolist())):
+            self._add(i, r, c, None if xs is None else xs[k], None)
 
     def cached_probabilities(self, context: Any = None, mask: tuple[bool, ...] | None = None) -> np.ndarray:
         """:meth:`probabilities`, cached per (state version, eligible set) for context-free policies."""
@@ -249,6 +288,15 @@ class Policy:
             p.setflags(write=False)
             self._prob_cache[key] = p
         return p
+
+    def lazy_probabilities(self, context: Any = None, mask: tuple[bool, ...] | None = None):
+        """A function returning :meth:`probabilities` *of the current state*, callable later.
+
+        Default: compute now (cheap closed forms). Policies whose probabilities are numerical
+        override it to snapshot the few numbers they need and integrate only when called.
+        """
+        p = self.cached_probabilities(None, mask) if context is None else self.probabilities(context, mask)
+        return lambda: p
 
     # ------------------------------------------------------------------ for subclasses
     def choose(self, rng: np.random.Generator, context: np.ndarray | None = None,
@@ -356,6 +404,18 @@ class ArmStats:
                 self.q[j] -= r0 * r0
                 if self.n[j] < 0.5:  # exact reset: no float residue on an emptied arm
                     self.n[j] = self.s[j] = self.q[j] = 0.0
+
+    def add_batch(self, idx: np.ndarray, r: np.ndarray, c: np.ndarray) -> None:
+        """Many observations; summed with bincount when stationary, one by one otherwise."""
+        if self.discount is None and self.recent is None:
+            k = len(self.n)
+            for attr, w in (("n", None), ("s", r), ("q", r * r), ("cost", c)):
+                add = np.bincount(idx, weights=w, minlength=k).tolist()
+                cur = getattr(self, attr)
+                setattr(self, attr, [a + b for a, b in zip(cur, add)])
+        else:
+            for i, ri, ci in zip(idx.tolist(), r.tolist(), c.tolist()):
+                self.add(i, ri, ci)
 
     def to_state(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stats": {"n": list(self.n), "sum": list(self.s),

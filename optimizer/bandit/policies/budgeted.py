@@ -19,7 +19,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from optimizer.bandit.policies._quadrature import beta_cdf, beta_ppf_z, eligible_indices, expand, prob_best
+from optimizer.bandit.policies._quadrature import (
+    beta_cdf,
+    beta_ppf_z,
+    beta_prob_best,
+    eligible_indices,
+    expand,
+    prob_best,
+)
 from optimizer.bandit.policies.base import BudgetExhaustedError
 from optimizer.bandit.policies.thompson import BetaThompson
 
@@ -30,6 +37,7 @@ class BudgetedThompson(BetaThompson):
     """Beta-Bernoulli Thompson sampling on conversions per unit cost, within ``budget``."""
 
     kind = "budgeted_thompson"
+    budgeted = True
 
     def __init__(self, config: Any, arms: Sequence[Any], seed: int | None = None, **kwargs: Any):
         super().__init__(config, arms, seed, **kwargs)
@@ -77,6 +85,8 @@ class BudgetedThompson(BetaThompson):
         m = self.affordable(mask)
         a, b = self.alpha_beta()
         idx = eligible_indices(m, self.n_arms)
-        ppfs = [beta_ppf_z(a[i], b[i], self._unit[i]) for i in idx]
-        cdfs = [beta_cdf(a[i], b[i], self._unit[i]) for i in idx]
-        return expand(prob_best(ppfs, cdfs), m, self.n_arms)
+        if self.precise:
+            ppfs = [beta_ppf_z(a[i], b[i], self._unit[i]) for i in idx]
+            cdfs = [beta_cdf(a[i], b[i], self._unit[i]) for i in idx]
+            return expand(prob_best(ppfs, cdfs), m, self.n_arms)
+        return expand(beta_prob_best(a[idx], b[idx], np.asarray(self._unit)[idx]), m, self.n_arms)

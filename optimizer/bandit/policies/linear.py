@@ -68,7 +68,7 @@ class _Linear(Policy):
         self.sums[i] += r
 
     def _add_batch(self, idx, rs, cs, xs) -> None:
-        for i, r, x in zip(idx, rs, xs):
+        for i, r, x in zip(idx.tolist(), rs.tolist(), xs):
             self.A[i] += np.outer(x, x)
             self.b[i] += r * x
             self.n[i] += 1
@@ -133,9 +133,16 @@ class LinTS(_Linear):
         draws = mean[idx] + self.config.v * np.sqrt(var[idx]) * z
         return int(idx[int(draws.argmax())])
 
+    def lazy_probabilities(self, context: Any = None, mask: tuple[bool, ...] | None = None):
+        """The score distributions are fixed now (O(K d^2)); the quadrature waits until called."""
+        mean, var = self._mean_var(context)
+        return lambda: self._probs_from(mean, self.config.v * np.sqrt(var), mask)
+
     def probabilities(self, context: Any = None, mask: tuple[bool, ...] | None = None) -> np.ndarray:
         mean, var = self._mean_var(context)
-        sd = self.config.v * np.sqrt(var)
+        return self._probs_from(mean, self.config.v * np.sqrt(var), mask)
+
+    def _probs_from(self, mean: np.ndarray, sd: np.ndarray, mask: tuple[bool, ...] | None) -> np.ndarray:
         idx = eligible_indices(mask, self.n_arms)
         ppfs = [normal_ppf_z(mean[i], sd[i]) for i in idx]
         cdfs = [normal_cdf(mean[i], sd[i]) for i in idx]

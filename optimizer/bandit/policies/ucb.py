@@ -112,6 +112,9 @@ class IndexPolicy(Policy):
     def _add(self, i: int, r: float, c: float, x: Any, propensity: float | None) -> None:
         self.stats.add(i, r, c)
 
+    def _add_batch(self, idx, rs, cs, xs) -> None:
+        self.stats.add_batch(idx, rs, cs)
+
     def arm_to_expectation(self) -> dict[str, float]:
         return {a: (s / n if n > 0 else math.nan) for a, n, s in zip(self.arms, self.stats.n, self.stats.s)}
 

@@ -1,8 +1,8 @@
 """HiGHS through highspy: the model is passed as arrays (no per-variable Python objects).
 
-Defaults: interior point with crossover off would give approximate vertices; we use HiGHS'
-"choose" strategy on small models and IPM (+ crossover) on large ones, where the dual simplex
-was measured far slower on this separable structure (SOLVER-NOTES: 20 s vs 1.5 s at 1e5 columns).
+Defaults for LPs: primal simplex, presolve off. On the separable budget LP (1e5 boxed columns,
+a few dozen rows) HiGHS' default (presolve + dual simplex) took 20+ s and IPM 26 s, the primal
+simplex without presolve 1.1 s (docs/performance-budget.md). MILPs keep HiGHS' defaults.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ import numpy as np
 from optimizer.budget.backends.base import SolveStatus, Solution, empty_solution, quiet_stdout
 from optimizer.budget.problem import LPProblem
 
-#: Column count above which HiGHS runs its interior-point method.
-IPM_ABOVE_COLUMNS = 20_000
-
-
 def solve_highs(problem: LPProblem, time_limit_seconds: float = 120.0) -> Solution:
     """Solve with HiGHS; see :mod:`optimizer.budget.backends.base` for the contract."""
     import highspy
@@ -27,8 +23,13 @@ def solve_highs(problem: LPProblem, time_limit_seconds: float = 120.0) -> Soluti
     version = f"{h.version()}" if hasattr(h, "version") else highspy.__version__ if hasattr(highspy, "__version__") else "?"
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_seconds))
-    if problem.n_cols > IPM_ABOVE_COLUMNS:
-        h.setOptionValue("solver", "ipm")
+    if not problem.integrality.any():
+        # Measured on the separable budget LP (docs/performance-budget.md): HiGHS' presolve and
+        # its dual simplex spend seconds on 1e5 boxed columns (bound flipping over every piece),
+        # while the primal simplex without presolve needs a few hundred cheap iterations.
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("solver", "simplex")
+        h.setOptionValue("simplex_strategy", 4)
     A = problem.A.tocsc()
     inf = highspy.kHighsInf
     lp = highspy.HighsLp()
@@ -52,6 +53,8 @@ def solve_highs(problem: LPProblem, time_limit_seconds: float = 120.0) -> Soluti
         st = h.passModel(lp)
         if st == highspy.HighsStatus.kError:
             return empty_solution(SolveStatus.ERROR, "highs", version, time.perf_counter() - t0, "passModel failed")
+        if problem.start is not None and not problem.integrality.any():
+            _set_start_basis(h, highspy, problem)
         h.run()
     ms = h.getModelStatus()
     text = h.modelStatusToString(ms)
@@ -77,3 +80,21 @@ def solve_highs(problem: LPProblem, time_limit_seconds: float = 120.0) -> Soluti
     col_dual = np.asarray(sol.col_dual, dtype=float)
     obj = float(h.getInfo().objective_function_value)
     return Solution(status, x, row_dual, col_dual, obj, "highs", version, elapsed, text)
+
+
+def _set_start_basis(h, highspy, problem: LPProblem) -> None:
+    """Start from a slack basis with each column at the bound nearest the guess.
+
+    Every row slack basic and every column nonbasic is always a valid basis; with the columns
+    the guess fills placed at their upper bound, the primal simplex starts next to the optimum
+    instead of flipping every filled piece one iteration at a time.
+    """
+    B = highspy.HighsBasisStatus
+    hi = problem.col_hi
+    at_up = np.isfinite(hi) & (problem.start >= 0.5 * (hi - problem.col_lo))
+    choice = [B.kLower, B.kUpper]
+    basis = highspy.HighsBasis()
+    basis.col_status = [choice[int(u)] for u in at_up]
+    basis.row_status = [B.kBasic] * problem.n_rows
+    basis.valid = True
+    h.setBasis(basis)

@@ -106,12 +106,16 @@ def test_budget_exhausted_is_a_clear_error_and_guardrails_cannot_overspend():
     arms = [C.ArmConfig(name="a", cost_per_action=2.0), C.ArmConfig(name="b", cost_per_action=3.0)]
     pol = make_policy(C.BudgetedThompsonConfig(kind="budgeted_thompson", budget=10.0), arms, seed=0)
     rng = np.random.default_rng(0)
-    g = C.GuardrailConfig(exploration_floor=0.5)
+    g = C.GuardrailConfig(exploration_floor=0.5, min_share={"b": 0.3})
     with pytest.raises(BudgetExhaustedError):
         for _ in range(100):
             d = decide(pol, g, rng)
             update(pol, d.arm, 0)
     assert pol.spent <= 10.0
+    # 10 = 2 + 2 + 3 + 3 or 2 x 5: when 2 is left, only 'a' may be served, whatever the guardrails
+    pol2 = make_policy(C.BudgetedThompsonConfig(kind="budgeted_thompson", budget=2.0), arms, seed=0)
+    d = decide(pol2, C.GuardrailConfig(min_share={"b": 0.9}), rng)
+    assert d.arm == "a" and d.arm_to_probability["b"] == 0.0
 
 
 @settings(max_examples=12, deadline=None)

@@ -34,9 +34,10 @@ CASES = {
 }
 
 
-def _policy(name, seed=0):
+def _policy(name, seed=0, max_block=64):
+    """Thompson-type policies on the fast path (the reference path is checked against MABWiser)."""
     cfg, kw = CASES[name]
-    return make_policy(cfg, ARMS, seed=seed, **kw)
+    return make_policy(cfg, ARMS, seed=seed, max_block=max_block, **kw)
 
 
 def _context(pol, rng):
@@ -75,8 +76,9 @@ def test_probabilities_are_a_distribution_over_eligible_arms(name):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_same_seed_same_decisions(name):
-    a, b = _policy(name), _policy(name)
+@pytest.mark.parametrize("max_block", [1, 64])
+def test_same_seed_same_decisions(name, max_block):
+    a, b = _policy(name, max_block=max_block), _policy(name, max_block=max_block)
     assert _run(a, np.random.default_rng(3), 150) == _run(b, np.random.default_rng(3), 150)
 
 
@@ -86,7 +88,7 @@ def test_state_round_trip_through_json_gives_identical_next_decisions(name):
     _run(pol, np.random.default_rng(4), 80)
     state = json.loads(json.dumps(pol.to_state(), allow_nan=False))
     cfg, kw = CASES[name]
-    clone = policy_from_state(cfg, state, ARMS, seed=0, **kw)
+    clone = policy_from_state(cfg, state, ARMS, seed=0, max_block=64, **kw)
     assert clone.to_state() == pol.to_state()
     assert _run(pol, np.random.default_rng(5), 60) == _run(clone, np.random.default_rng(5), 60)
 
@@ -231,3 +233,42 @@ def test_property_probabilities_sum_to_one_after_any_history(seed, n, name):
     _run(pol, np.random.default_rng(seed), n)
     p = pol.probabilities()
     assert np.all(p >= 0) and abs(p.sum() - 1) < 1e-9
+
+
+@pytest.mark.parametrize("name", ["thompson", "thompson_normal", "ucb1", "kl_ucb", "budgeted_thompson", "lin_ucb"])
+def test_batch_update_equals_one_by_one_in_any_order(name):
+    """Stationary statistics are sums: a batch, the same updates one by one, and the reversed
+    order reach the same state (floating-point sums to 1e-9)."""
+    rng = np.random.default_rng(9)
+    probe = _policy(name)
+    n = 200
+    arms = rng.integers(0, 3, n)
+    rewards = [_reward(probe, int(i), rng) for i in arms]
+    xs = [rng.random(3) for _ in range(n)] if probe.contextual else None
+    batch, single, reverse = _policy(name), _policy(name), _policy(name)
+    batch.update_batch(arms, rewards, contexts=xs)
+    for k in range(n):
+        single.update(int(arms[k]), rewards[k], context=None if xs is None else xs[k])
+    for k in reversed(range(n)):
+        reverse.update(int(arms[k]), rewards[k], context=None if xs is None else xs[k])
+    sa, sb, sc = batch.to_state(), single.to_state(), reverse.to_state()
+    for key in ("stats", "A", "b"):
+        if key in sa:
+            for other in (sb, sc):
+                left = sa[key] if key != "stats" else [sa[key][f] for f in sorted(sa[key])]
+                right = other[key] if key != "stats" else [other[key][f] for f in sorted(other[key])]
+                assert np.allclose(np.asarray(left, float), np.asarray(right, float), rtol=1e-9, atol=1e-9)
+
+
+def test_bad_batch_is_rejected_whole_with_counts():
+    pol = _policy("thompson")
+    before = json.dumps(pol.to_state())
+    with pytest.raises(DataError, match="2 item"):
+        pol.update_batch(["email", "sms", "push"], [1.0, float("nan"), float("inf")])
+    with pytest.raises(DataError, match="not 0 or 1"):
+        pol.update_batch(np.array([0, 1]), [1.0, 0.5])
+    with pytest.raises(DataError, match="outside 0..2"):
+        pol.update_batch(np.array([0, 5]), [1.0, 0.0])
+    with pytest.raises(DataError, match="same length"):
+        pol.update_batch(["email"], [1.0, 0.0])
+    assert json.dumps(pol.to_state()) == before

@@ -30,7 +30,7 @@ def test_beta_bernoulli_decisions_bit_identical_to_mabwiser(seed):
     # MABWiser needs a fit before predicting; feed both the same warm-up data
     warm_arms, warm_rewards = ARMS * 2, [1, 0, 0, 1, 0, 0, 1, 0, 0, 1]
     mab.fit(decisions=warm_arms, rewards=warm_rewards)
-    ours = make_policy(ThompsonConfig(kind="thompson"), ARMS, seed=0, max_block=1)
+    ours = make_policy(ThompsonConfig(kind="thompson"), ARMS, seed=0)  # default: reference path
     ours.update_batch(warm_arms, warm_rewards)
     rng = np.random.default_rng(seed)
     for t in range(T):
@@ -112,9 +112,12 @@ def test_thompson_propensities_within_0_01_of_1e6_draw_reference(alpha_beta):
     pol.stats.s = (a - 1).tolist()
     draws = np.random.default_rng(2024).beta(a[:, None], b[:, None], size=(5, 1_000_000))
     reference = np.bincount(draws.argmax(axis=0), minlength=5) / 1e6
-    got = pol.probabilities()
+    got = pol.probabilities()  # the fast shared-grid rule
     assert np.abs(got - reference).max() < 0.01
     assert np.abs(got - reference).max() < 0.003
+    pol.precise = True  # the quantile rule
+    assert np.abs(pol.probabilities() - reference).max() < 0.003
+    assert np.abs(pol.probabilities() - got).max() < 1e-3
     d = decide(pol, None, np.random.default_rng(0))
     assert abs(d.propensity - reference[d.arm_index]) < 0.01
 
@@ -151,19 +154,20 @@ def test_normal_thompson_propensity_matches_monte_carlo():
 
 def test_budgeted_thompson_never_overspends_and_prefers_conversions_per_cost():
     """Arm 'cheap' converts 2 % at cost 1, 'dear' 5 % at cost 5: per unit cost cheap is 0.02 vs 0.01.
-    With budget 2,000 the policy must stop at or below 2,000 and buy mostly 'cheap'."""
+    With budget 20,000 the policy must stop at or below 20,000 and buy mostly 'cheap' (seed 0:
+    96 % cheap on the reference path, 97 % on the fast path; 94-99.6 % over seeds 0-5)."""
     from optimizer.bandit.config import ArmConfig
     from optimizer.bandit.policies import BudgetExhaustedError
 
     arms = [ArmConfig(name="cheap", cost_per_action=1.0), ArmConfig(name="dear", cost_per_action=5.0)]
-    pol = make_policy(BudgetedThompsonConfig(kind="budgeted_thompson", budget=2000.0), arms, seed=0)
+    pol = make_policy(BudgetedThompsonConfig(kind="budgeted_thompson", budget=20_000.0), arms, seed=0)
     rng = np.random.default_rng(0)
     served = []
     with pytest.raises(BudgetExhaustedError, match="budget exhausted"):
-        for _ in range(10_000):
+        for _ in range(100_000):
             i = pol.choose(rng)
             served.append(i)
             pol.update(i, float(rng.random() < (0.02, 0.05)[i]))
-    assert pol.spent <= 2000.0
-    assert pol.spent > 2000.0 - 1.0  # it used the budget down to less than the cheapest arm
+    assert pol.spent <= 20_000.0
+    assert pol.spent > 20_000.0 - 1.0  # it used the budget down to less than the cheapest arm
     assert served.count(0) > 0.8 * len(served)

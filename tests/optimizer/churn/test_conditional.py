@@ -103,3 +103,34 @@ def test_window_probability_is_a_probability_and_grows_with_the_window(a, w1, w2
 def test_percentile_level_is_validated():
     with pytest.raises(ValueError, match="CDF level"):
         residual_percentile(weibull_model(), np.zeros((1, 0)), 1.0, 1.0)
+
+
+@pytest.mark.parametrize("kind", ["cox", "weibull_aft", "lognormal_aft", "loglogistic_aft"])
+def test_fast_window_ratio_equals_difference_of_log_survivals(rossi, kind):
+    """The scoring fast path log S(t2) - log S(t1) agrees with two separate evaluations (Cox with strata)."""
+    cols = ["fin", "age", "race", "mar", "paro", "prio"]
+    T, E, X = rossi["week"].to_numpy(float), rossi["arrest"].to_numpy(), rossi[cols].to_numpy(float)
+    strata = rossi["wexp"].astype(str).to_numpy() if kind == "cox" else None
+    m = fit_kind(kind, T, E, X, cols, strata=strata)
+    t1 = np.linspace(0.5, 40, T.size)
+    fast = m.log_survival_ratio(t1, t1 + 10, X, strata)
+    slow = m.log_survival(t1 + 10, X, strata) - m.log_survival(t1, X, strata)
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
+
+
+def test_percentiles_are_cdf_levels_unlike_lifelines_predict_percentile(rossi, rossi_arrays):
+    """lifelines' ``predict_percentile(p)`` returns the time where *survival* is p: our CDF level 0.25
+    (a quarter churned) is lifelines' p = 0.75. Oracle: lifelines 0.30.3 ``WeibullAFTFitter`` on
+    Rossi, ``predict_percentile(rossi, p=0.75, conditional_after=30)`` (residual time after week 30)."""
+    from lifelines import WeibullAFTFitter
+
+    T, E, X = rossi_arrays
+    ours = fit_kind("weibull_aft", T, E, X, list("abcdefg"))
+    wf = WeibullAFTFitter().fit(rossi, "week", "arrest")
+    tenure = np.full(T.size, 30.0)
+    days, reached = residual_percentile(ours, X, tenure, p=0.25)
+    ref = wf.predict_percentile(rossi, p=0.75, conditional_after=tenure).to_numpy()
+    assert reached.all()
+    np.testing.assert_allclose(days, ref, rtol=1e-4)  # lifelines' optimiser stops at ~1e-6 in the coefficients
+    wrong = wf.predict_percentile(rossi, p=0.25, conditional_after=tenure).to_numpy()
+    assert np.all(wrong > 2 * days)  # taking p as a CDF level in lifelines would be far off

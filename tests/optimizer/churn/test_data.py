@@ -18,6 +18,9 @@ BROKEN = [
      r"column\(s\) \['tenure_days'\] not found; the columns found are: customer_id, tenure, churned, plan, fee"),
     ("all_censored.csv", ["plan", "fee"], r"all 60 rows are censored"),
     ("constant_covariate.csv", ["plan", "fee", "region"], r"covariate\(s\) \['region'\] take a single value in every row"),
+    ("duplicate_id.csv", ["plan", "fee"], r"1 row\(s\) repeat a 'customer_id' already seen \(e\.g\. 'c3'\)"),
+    ("collinear_covariates.csv", ["plan", "fee", "fee_cents"],
+     r"covariate column\(s\) \['fee_cents'\] are linear combinations of the columns before them"),
     ("too_few_events.csv", ["plan", "fee"], r"3 event\(s\) for 2 encoded covariate column\(s\) \(1\.5 per column\); at least 10"),
 ]
 

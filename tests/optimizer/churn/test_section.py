@@ -138,3 +138,12 @@ def test_section_module_imports_light():
     code = "import sys, optimizer.churn.section, optimizer.churn.cli; print(sorted(m for m in ('lifelines','matplotlib','scipy','pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_missing_data_file_names_the_path_rule(fixtures_dir, tmp_path):
+    from optimizer.errors import DataError
+
+    base = load_model(Scenario, fixtures_dir / "scenario_valid.yaml").churn.model_dump()
+    base["data"] = "customers_2026.csv"
+    with pytest.raises(DataError, match=r"customers_2026\.csv: file not found\. Suggestion: paths in a scenario are relative"):
+        run(ChurnConfig.model_validate(base), ctx(tmp_path))

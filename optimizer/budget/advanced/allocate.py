@@ -1,0 +1,309 @@
+"""``allocate_advanced(config) -> AdvancedResult``: MILP rules, S-curves, adstock and targets.
+
+Builds the problem (:mod:`.formulation`), solves it with HiGHS (or CBC / SCIP), evaluates the plan
+on the TRUE curves (lower bound) and certifies it: ``upper = solver bound + sum of each cell's
+largest chord error`` (chords under-estimate concave pieces by at most that; on convex pieces of an
+S-curve they lie above the curve), so ``gap = (upper - lower) / lower`` bounds how far the plan can
+be from the best plan on the true curves. Infeasible problems are explained in money; a target no
+budget can reach names the best achievable ROAS / CPA. Frontier and risk runs are attached when the
+config asks for them. Maths: docs/budget-advanced-maths.md.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+
+from optimizer.budget.advanced.formulation import Formulation, build, core_config, minimises
+from optimizer.budget.advanced.result import AdvancedResult
+from optimizer.budget.advanced.schema import AdvancedBudget
+from optimizer.budget.advanced.solve import MipSolution, solve
+from optimizer.budget.allocate import relative_gap
+from optimizer.budget.backends.base import SolveStatus
+from optimizer.budget.money import money
+
+
+#: Chord tolerance of the first pieces of an LP (refined around the plan until the dual bound certifies).
+LP_START_TOLERANCE = 5e-2
+
+#: Most local refinement rounds of an LP.
+MAX_LP_ROUNDS = 8
+
+#: Most rounds of adding breakpoints where a plan lands inside a coarse convex piece of an S-curve.
+MAX_CONVEX_ROUNDS = 6
+
+
+def convex_refinement(form: Formulation, sol: MipSolution, tolerance_relative: float) -> dict[int, np.ndarray]:
+    """Breakpoints to add, by channel: the plan's effective spend and 8 points across each convex piece
+    it lands strictly inside where the chord over-states the curve by more than the tolerance."""
+    from optimizer.budget.advanced.scurve import SCurve
+
+    cells = form.model.cells
+    x = np.maximum(sol.x[form.x_col:form.x_col + cells.n], 0.0)
+    eff = x if form.adstock_matrix is None else form.adstock_matrix @ x + form.adstock_carry
+    out: dict[int, list[np.ndarray]] = {}
+    for ci, curve in enumerate(form.curves):
+        if not isinstance(curve, SCurve):
+            continue
+        m = np.nonzero(cells.channel == ci)[0]
+        sel = np.isin(form.piece_cell, m)
+        lo, hi, pc = form.piece_lo[sel], form.piece_hi[sel], form.piece_cell[sel]
+        e = eff[pc]
+        inside = (lo < e - 1e-9 * np.maximum(hi, 1.0)) & (e < hi - 1e-9 * np.maximum(hi, 1.0)) & (hi <= curve.inflection * (1 + 1e-12))
+        if not inside.any():
+            continue
+        a, b, ee = lo[inside], hi[inside], e[inside]
+        chord = curve.value(a) + (curve.value(b) - curve.value(a)) * (ee - a) / (b - a)
+        top = float(curve.value(np.array(hi.max())))
+        over = chord - curve.value(ee) > tolerance_relative * top
+        if over.any():
+            grid = a[over, None] + (b[over] - a[over])[:, None] * np.linspace(0, 1, 9)[None, 1:-1]
+            out.setdefault(ci, []).extend([ee[over], grid.ravel()])
+    return {ci: np.unique(np.concatenate(v)) for ci, v in out.items()}
+
+
+def evaluate(form: Formulation, x_cell: np.ndarray) -> dict[str, np.ndarray]:
+    """True effective spend, response and marginal response per cell for cell spends ``x_cell``."""
+    cells = form.model.cells
+    eff = x_cell if form.adstock_matrix is None else form.adstock_matrix @ x_cell + form.adstock_carry
+    resp = np.zeros(cells.n)
+    slope = np.zeros(cells.n)
+    for ci, curve in enumerate(form.curves):
+        m = cells.channel == ci
+        if m.any():
+            resp[m] = curve.value(eff[m])
+            slope[m] = curve.slope(eff[m])
+    resp *= cells.multiplier
+    slope = np.nan_to_num(slope * cells.multiplier, posinf=np.inf)
+    # spend in period t also works in t+1..t+L: the marginal of spend is D^T (slope of effective)
+    marg = slope if form.adstock_matrix is None else form.adstock_matrix.T @ np.where(np.isfinite(slope), slope, 0.0)
+    return {"effective": eff, "response": resp, "marginal": marg}
+
+
+def _binary(x: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    out = np.zeros(cols.size)
+    ok = cols >= 0
+    out[ok] = np.round(x[cols[ok]])
+    return out
+
+
+def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: str | None = None,
+                      with_frontier: bool = True) -> AdvancedResult:
+    """Plan the budget with the advanced options of ``cfg``.
+
+    Parameters
+    ----------
+    cfg:
+        The budget with ``advanced`` options (:class:`AdvancedBudget`).
+    solver:
+        "highs", "cbc" or "scip"; None uses ``cfg.advanced.mip_solver`` (default highs).
+    currency:
+        ISO code used to format money in messages.
+    with_frontier:
+        Compute the frontier when ``cfg.advanced.frontier`` is set.
+
+    Returns
+    -------
+    AdvancedResult
+        Infeasibility is reported in the result (status "infeasible" + explanation), not raised.
+    """
+    t0 = time.perf_counter()
+    adv = cfg.advanced
+    if adv.uncertainty is not None:
+        from optimizer.budget.advanced.risk import allocate_risk
+
+        return allocate_risk(cfg, currency=currency)
+    name = solver or adv.mip_solver
+    first = build(cfg, tolerance_relative=max(adv.curve_tolerance_relative, LP_START_TOLERANCE))
+    from optimizer.budget.advanced import lagrange
+
+    if lagrange.applies(first) and name == "highs":
+        return _allocate_lp(cfg, first, currency, t0, with_frontier)
+    extra: dict[int, np.ndarray] = {}
+    for _ in range(MAX_CONVEX_ROUNDS + 1):
+        form = build(cfg, extra_breaks=extra)
+        sol = solve(form.problem, name, adv.mip_gap_relative, adv.time_limit_seconds)
+        if not sol.has_point:
+            return _no_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+        more = convex_refinement(form, sol, adv.curve_tolerance_relative)
+        if not more:
+            break
+        for ci, pts in more.items():
+            extra[ci] = np.unique(np.concatenate([extra.get(ci, np.zeros(0)), pts]))
+    result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+    if with_frontier and adv.frontier is not None:
+        from dataclasses import replace
+
+        from optimizer.budget.advanced.frontier import frontier
+
+        result = replace(result, frontier=frontier(cfg, currency=currency))
+    return result
+
+
+def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t0: float,
+                 with_frontier: bool = True) -> AdvancedResult:
+    """LP path: coarse pieces, dual (Lagrangian) bound, refine pieces around the plan until certified."""
+    from dataclasses import replace
+
+    from optimizer.budget.advanced import lagrange
+
+    adv = cfg.advanced
+    target = cfg.gap_tolerance_relative + adv.mip_gap_relative
+    for rnd in range(MAX_LP_ROUNDS + 1):
+        sol = solve(form.problem, "highs", adv.mip_gap_relative, adv.time_limit_seconds)
+        if not sol.has_point:
+            return _no_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+        x = np.maximum(sol.x[form.x_col:form.x_col + form.n_cells], 0.0)
+        ev = evaluate(form, x)
+        lower = form.model.resp_weight * float(ev["response"].sum()) + form.model.spend_weight * float(x.sum())
+        upper = lagrange.dual_bound(form, sol)
+        if relative_gap(lower, upper) <= target or rnd == MAX_LP_ROUNDS:
+            break
+        # rounds 1-2 re-centre a fixed fine grid on the plan; later rounds split the pieces it touches
+        new = lagrange.localize(form, ev["effective"]) if rnd < 2 else lagrange.refine_around(form, ev["effective"])
+        form = build(cfg, pieces=new)
+    # the bound replaces the chord-error sum: read_plan adds cell errors to sol.bound, so pass the
+    # dual bound net of them
+    sol = replace(sol, bound=upper - form.model.resp_weight * float(form.cell_error.sum()))
+    result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+    if with_frontier and adv.frontier is not None:
+        from optimizer.budget.advanced.frontier import frontier
+
+        result = replace(result, frontier=frontier(cfg, currency=currency))
+    return replace(result, extra={**result.extra, "refinement_rounds": rnd})
+
+
+def read_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency: str | None,
+              elapsed: float) -> AdvancedResult:
+    """Turn a solver answer into an :class:`AdvancedResult` with certified bounds."""
+    model = form.model
+    cells = model.cells
+    n = cells.n
+    x = np.maximum(sol.x[form.x_col:form.x_col + n], 0.0)
+    x = np.where(x < 1e-9 * max(1.0, float(x.max(initial=0.0))), 0.0, x)
+    ev = evaluate(form, x)
+    used = _binary(sol.x, form.used_of_cell)
+    active = _binary(sol.x, form.active_of_channel)
+    setup = float(form.setup_cost_cell @ used + form.setup_cost_channel @ active)
+    total_spend = float(x.sum())
+    rw, sw = model.resp_weight, model.spend_weight
+    lower = rw * float(ev["response"].sum()) + sw * (total_spend + setup)
+    upper = sol.bound + rw * float(form.cell_error.sum())
+    gap = relative_gap(lower, upper)
+    warnings: list[str] = []
+    # the MIP gap and the chord error add up: the target is the sum of the two tolerances
+    target_gap = cfg.gap_tolerance_relative + cfg.advanced.mip_gap_relative
+    status = "optimal" if sol.status == SolveStatus.OPTIMAL and gap <= target_gap * (1 + 1e-9) else "feasible"
+    if sol.status == SolveStatus.FEASIBLE:
+        warnings.append(f"solver {sol.solver} stopped before closing the MIP gap ({sol.message}); MIP gap {sol.mip_gap:.2e}")
+    if gap > target_gap:
+        warnings.append(f"the certified optimality gap is {gap:.2e}, above the target {target_gap:.1e}; the plan is "
+                        "valid but may be improvable by up to that fraction (lower curve_tolerance_relative)")
+    # response rows were solved on chords: check them on the true curves
+    for g in model.groups:
+        if g.kind != "response":
+            continue
+        got = np.bincount(g.cell_row[g.cell_row >= 0], weights=ev["response"][g.cell_row >= 0], minlength=len(g.entities))
+        short = got < g.lo * (1 - 1e-6)
+        for e, gv, lv in zip(np.array(g.entities)[short], got[short], g.lo[short]):
+            warnings.append(f"{g.name}[{e}]: the plan delivers {gv:,.6g} on the true curve, below the required {lv:,.6g}"
+                            " (chord error on an S-curve); lower curve_tolerance_relative")
+    t = cfg.advanced.target
+    if t is not None:
+        spend_all = total_spend + setup
+        resp_all = float(ev["response"].sum())
+        if t.kind == "roas" and resp_all < t.min_roas * spend_all * (1 - 1e-6):
+            warnings.append(f"on the true curves the plan's ROAS is {resp_all / spend_all:.4g}, below the target {t.min_roas:g}")
+        if t.kind == "cpa" and spend_all > t.max_cpa * resp_all * (1 + 1e-6):
+            warnings.append(f"on the true curves the plan's CPA is {spend_all / resp_all:.4g}, above the target {t.max_cpa:g}")
+    ch_names = np.array([c.name for c in cfg.channels], dtype=object)
+    cpu = np.array([c.cost_per_unit if c.cost_per_unit is not None else np.nan for c in cfg.channels])
+    cell_used = np.where(form.used_of_cell >= 0, used, (x > 0).astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alloc = pd.DataFrame({
+            "channel": ch_names[cells.channel], "segment": np.array(model.segment_names, dtype=object)[cells.segment],
+            "period": np.array(model.period_names, dtype=object)[cells.period], "spend": x,
+            "effective_spend": ev["effective"], "units": x / cpu[cells.channel], "used": cell_used,
+            "response": ev["response"], "roi": np.where(x > 0, ev["response"] / np.where(x > 0, x, 1.0), np.nan),
+            "marginal_roi": ev["marginal"],
+        })
+    n_c = len(ch_names)
+    spend_c = np.bincount(cells.channel, weights=x, minlength=n_c)
+    resp_c = np.bincount(cells.channel, weights=ev["response"], minlength=n_c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        totals = pd.DataFrame({
+            "channel": ch_names, "spend": spend_c, "units": spend_c / cpu,
+            "active": np.where(form.active_of_channel >= 0, active, (spend_c > 0).astype(float)),
+            "setup_cost": form.setup_cost_channel * active
+            + np.bincount(cells.channel, weights=form.setup_cost_cell * used, minlength=n_c),
+            "response": resp_c, "roi": np.where(spend_c > 0, resp_c / np.where(spend_c > 0, spend_c, 1.0), np.nan),
+            "share": spend_c / total_spend if total_spend > 0 else np.zeros(n_c),
+        })
+    sign = -1.0 if minimises(cfg) else 1.0
+    return AdvancedResult(
+        status=status, objective_name=cfg.objective.kind, objective_value=sign * lower, bound=sign * upper,
+        optimality_gap=gap, mip_gap=sol.mip_gap, total_spend=total_spend, setup_cost=setup,
+        total_response=float(ev["response"].sum()), allocations=alloc, channel_totals=totals,
+        warnings=tuple(warnings), solver=sol.solver, solver_version=sol.solver_version,
+        n_variables=form.problem.n_cols, n_integer=int(form.problem.integrality.sum()), n_rows=form.problem.n_rows,
+        time_seconds=elapsed, currency=currency, response_unit=cfg.response_unit,
+    )
+
+
+def _no_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency: str | None,
+             elapsed: float) -> AdvancedResult:
+    """A result without a plan, explained in money where we can."""
+    explanation: list[str] = []
+    status = sol.status.value
+    if sol.status == SolveStatus.INFEASIBLE:
+        explanation = explain_infeasible(cfg, currency)
+    elif sol.status == SolveStatus.UNBOUNDED:
+        explanation = ["the objective can grow without limit: add a total_budget or max_spend on the channels"]
+    else:
+        explanation = [f"solver {sol.solver} failed: {sol.message}"]
+    empty = pd.DataFrame()
+    return AdvancedResult(
+        status=status, objective_name=cfg.objective.kind, objective_value=math.nan, bound=math.nan,
+        optimality_gap=math.nan, mip_gap=math.nan, total_spend=math.nan, setup_cost=math.nan,
+        total_response=math.nan, allocations=empty, channel_totals=empty, explanation=tuple(explanation),
+        solver=sol.solver, solver_version=sol.solver_version, n_variables=form.problem.n_cols,
+        n_integer=int(form.problem.integrality.sum()), n_rows=form.problem.n_rows, time_seconds=elapsed,
+        currency=currency, response_unit=cfg.response_unit,
+    )
+
+
+def explain_infeasible(cfg: AdvancedBudget, currency: str | None) -> list[str]:
+    """Why the problem has no plan: the core's money diagnosis, then the target, then the integer rules."""
+    from optimizer.budget.allocate import allocate
+
+    out: list[str] = []
+    t = cfg.advanced.target
+    plain = cfg.model_copy(update={"advanced": cfg.advanced.model_copy(update={"target": None})})
+    base = build(plain)
+    base_sol = solve(base.problem, "highs", 1e-6, cfg.advanced.time_limit_seconds)
+    if not base_sol.has_point:
+        core = core_config(cfg)
+        res = allocate(core, solver="highs", currency=currency)
+        if res.status == "infeasible" and res.explanation:
+            out.extend(res.explanation)
+        else:
+            out.append("the integer rules cannot all hold together (minimum spend if used, at most N channels, "
+                       "whole units) with the budget and limits; relax advanced.rules or advanced.max_active_channels")
+        return out
+    if t is not None:
+        from optimizer.budget.advanced.targets import best_ratio
+
+        best = best_ratio(cfg)
+        if t.kind == "roas":
+            out.append(f"advanced.target.min_roas is {t.min_roas:g}; the best achievable ROAS under these caps is "
+                       f"{best:.3g}, below the target {t.min_roas:g}: lower the target or relax the minimum spends")
+        else:
+            cpa = 1.0 / best if best > 0 else math.inf
+            out.append(f"advanced.target.max_cpa is {money(t.max_cpa, currency)}; the best achievable CPA under these caps "
+                       f"is {money(cpa, currency)}, above the target: raise max_cpa or relax the minimum spends")
+    else:
+        out.append("no plan satisfies every limit; relax a minimum or raise the budget")
+    return out

@@ -1,0 +1,111 @@
+"""Benchmarks of the advanced allocator (not collected by the unit suite).
+
+Run: /work/venv/bin/python tests/benchmarks/bench_budget_advanced.py [--quick]
+
+1. S-curves: dmpopt (MILP on chords, certified) vs best of 20 multi-start SLSQP: objective and time ratios.
+2. MILP rules (min spend if used, set-ups, at most N channels): HiGHS vs CBC vs SCIP, time and objective.
+3. Adstock: 52 weeks x N channel cells with carry-over (LP), build + solve time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from optimizer.budget.advanced.allocate import allocate_advanced  # noqa: E402
+from optimizer.budget.advanced.baseline import multistart_slsqp  # noqa: E402
+from optimizer.budget.advanced.formulation import build  # noqa: E402
+from optimizer.budget.advanced.schema import AdvancedBudget  # noqa: E402
+
+
+def scurve_instance(n: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    chans = [{"name": f"c{i}", "max_spend": 100000.0,
+              "response": {"kind": "s_hill", "max_response": float(rng.uniform(1e5, 4e5)),
+                           "half_saturation_spend": float(rng.uniform(1e4, 6e4)), "shape": float(rng.uniform(1.5, 4.0))}}
+             for i in range(n)]
+    return {"total_budget": {"amount": 30000.0 * n}, "channels": chans}
+
+
+def bench_scurve(n: int, seed: int) -> None:
+    cfg = AdvancedBudget.model_validate(scurve_instance(n, seed))
+    t0 = time.perf_counter()
+    r = allocate_advanced(cfg)
+    t_d = time.perf_counter() - t0
+    curves = build(cfg).curves
+    t0 = time.perf_counter()
+    best, _ = multistart_slsqp(curves, cfg.total_budget.amount, np.full(n, 100000.0), n_starts=20, seed=seed)
+    t_s = time.perf_counter() - t0
+    print(f"S-curves n={n:3d} seed={seed}: dmpopt {r.objective_value:,.0f} ({r.status}, gap {r.optimality_gap:.1e}, "
+          f"{t_d:.2f} s) | SLSQP x20 {best:,.0f} ({t_s:.2f} s) | objective ratio {r.objective_value / best:.5f} "
+          f"| time ratio {t_d / t_s:.2f}")
+
+
+def bench_milp(n_channels: int, n_periods: int) -> None:
+    rng = np.random.default_rng(1)
+    chans = [{"name": f"c{i}", "max_spend": 200000.0,
+              "response": {"kind": "hill", "max_response": float(rng.uniform(1e5, 3e5)),
+                           "half_saturation_spend": float(rng.uniform(1e4, 4e4)), "shape": 0.8}} for i in range(n_channels)]
+    d = {"total_budget": {"amount": 25000.0 * n_channels}, "gap_tolerance_relative": 1e-3,
+         "periods": [{"name": f"w{t}", "response_multiplier": 1 + 0.05 * t} for t in range(n_periods)],
+         "channels": chans,
+         "advanced": {"max_active_channels": max(2, n_channels // 2), "curve_tolerance_relative": 1e-4,
+                      "time_limit_seconds": 120,
+                      "rules": [{"channel": f"c{i}", "min_cell_spend_if_used": 8000.0, "setup_cost_per_flight": 3000.0}
+                                for i in range(n_channels)]}}
+    cfg = AdvancedBudget.model_validate(d)
+    out = []
+    for s in ("highs", "cbc", "scip"):
+        t0 = time.perf_counter()
+        r = allocate_advanced(cfg, solver=s)
+        out.append((s, r.objective_value, time.perf_counter() - t0, r.mip_gap, r.n_variables, r.n_integer))
+    ref = out[0][1]
+    for s, v, t, g, nv, ni in out:
+        print(f"MILP {n_channels}x{n_periods} ({nv} vars, {ni} integer) {s:5s}: {v:,.0f} obj ratio {v / ref:.6f} "
+              f"MIP gap {g:.1e} time {t:.2f} s")
+
+
+def bench_adstock(n_cells: int, n_weeks: int = 52) -> None:
+    rng = np.random.default_rng(2)
+    chans = [{"name": f"c{i}", "response": {"kind": "hill", "max_response": float(rng.uniform(5e4, 2e5)),
+                                             "half_saturation_spend": float(rng.uniform(5e3, 3e4)), "shape": 0.8}}
+             for i in range(n_cells)]
+    d = {"total_budget": {"amount": 3000.0 * n_cells * n_weeks},
+         "periods": [{"name": f"W{t:02d}", "max_spend": 3500.0 * n_cells} for t in range(n_weeks)],
+         "channels": chans,
+         "advanced": {"curve_tolerance_relative": 1e-3,
+                      "rules": [{"channel": f"c{i}", "adstock": {"decay": 0.5, "max_lag_periods": 4,
+                                                                  "history_spend": [2000.0] * 4}} for i in range(n_cells)]}}
+    cfg = AdvancedBudget.model_validate(d)
+    t0 = time.perf_counter()
+    r = allocate_advanced(cfg)
+    print(f"adstock {n_weeks} weeks x {n_cells} channels: {r.status}, {r.n_variables} vars, {r.n_rows} rows, "
+          f"gap {r.optimality_gap:.1e}, {time.perf_counter() - t0:.2f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="reduced sizes (< 60 s)")
+    a = ap.parse_args()
+    if a.quick:
+        for seed in (0, 1):
+            bench_scurve(6, seed)
+        bench_milp(6, 3)
+        bench_adstock(20)
+    else:
+        for seed in range(3):
+            bench_scurve(10, seed)
+        bench_scurve(30, 0)
+        bench_milp(10, 8)
+        bench_adstock(100)
+        bench_adstock(1000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Shipped scenarios plan; broken inputs (one defect per file) give messages naming the fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from optimizer.budget.advanced import allocate_advanced, load_advanced_scenario
+from optimizer.budget.advanced.outputs import write_outputs
+from optimizer.errors import ScenarioError
+
+ROOT = Path(__file__).resolve().parents[4]
+SCENARIOS = sorted((ROOT / "scenarios").glob("budget_*.yaml"))
+INVALID = ROOT / "tests" / "fixtures" / "invalid"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_shipped_scenario_plans(path, tmp_path):
+    s = load_advanced_scenario(path)
+    r = allocate_advanced(s.budget, currency=s.currency)
+    assert r.status == "optimal", r.warnings
+    assert r.total_spend <= s.budget.total_budget.amount * (1 + 1e-9)
+    paths = write_outputs(r, tmp_path, s.budget.total_budget.amount)
+    names = {p.name for p in paths}
+    assert {"allocations.csv", "plan.json"} <= names
+    if s.budget.advanced.frontier is not None:
+        assert {"frontier.csv", "frontier.png", "frontier.svg"} <= names
+        assert len(r.frontier.table) >= 50
+    if s.budget.advanced.uncertainty is not None:
+        assert {"risk.png", "risk.svg"} <= names
+    json.loads((tmp_path / "plan.json").read_text())
+
+
+def test_at_least_one_scenario_per_capability():
+    names = {p.name for p in SCENARIOS}
+    assert {"budget_milp_rules.yaml", "budget_scurve.yaml", "budget_adstock.yaml", "budget_target.yaml",
+            "budget_frontier.yaml", "budget_risk.yaml"} <= names
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("budget_adv_scurve_shape.yaml", ["budget_adv_scurve_shape.yaml:7", "budget.channels[0].response.s_hill.shape is 0.7",
+                                      "greater than 1"]),
+    ("budget_adv_adstock_decay.yaml", ["budget.advanced.rules[0].adstock.decay is 1.2", "less than 1"]),
+    ("budget_adv_contradictory_rules.yaml", ["advanced.max_active_channels is 1 but 2 channels must be used (tv, search"]),
+    ("budget_adv_unknown_channel.yaml", ["advanced.rules[0].channel is 'serch'", "did you mean 'search'?"]),
+    ("budget_adv_min_above_cap.yaml", ["advanced.rules[0].min_spend_if_used is 30000 but channel 'search' can spend at most 20000"]),
+])
+def test_broken_inputs_name_the_fields(name, expected):
+    with pytest.raises(ScenarioError) as exc:
+        load_advanced_scenario(INVALID / name)
+    text = str(exc.value) + "\n" + "\n".join(getattr(exc.value, "problems", []) or [])
+    for piece in expected:
+        assert piece in text, text
+
+
+def test_unreachable_target_file_explains_in_roas():
+    """a 20,000 x 5 + b's minimum 50,000 x 2 over 70,000 = 2.857: the best ROAS, below 4."""
+    s = load_advanced_scenario(INVALID / "budget_adv_target_unreachable.yaml")
+    r = allocate_advanced(s.budget, currency=s.currency)
+    assert r.status == "infeasible"
+    assert "the best achievable ROAS under these caps is 2.86, below the target 4" in r.explanation[0]
