@@ -171,7 +171,10 @@ def _mount_subapps() -> None:
 
 
 #: (command name, module with a typer `app`, help). Registration is one line per part.
-SUBAPPS: list[tuple[str, str, str]] = []
+SUBAPPS: list[tuple[str, str, str]] = [
+    ("churn", "optimizer.churn.cli", "Churn timing: fit survival models and schedule retention contacts."),
+    ("bandit", "optimizer.bandit.cli_serve", "Bandit channel allocation: serve decisions over HTTP, simulate policies."),
+]
 
 _mount_subapps()
 

@@ -27,10 +27,15 @@ def progress(enabled: bool = True) -> Iterator[Callable[[str], None]]:
 def _rich_table(df: Any, title: str):
     from rich.table import Table
 
+    import pandas as pd
+
+    if not isinstance(df.index, pd.RangeIndex):  # a named index (arm, channel...) is a column to show
+        df = df.reset_index()
     table = Table(title=title, title_justify="left", show_lines=False)
     for col in df.columns:
         numeric = df[col].dtype.kind in "iuf"
-        table.add_column(str(col), justify="right" if numeric else "left")
+        # fold rather than truncate: a planner must never see "0.02…" in place of a number
+        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
     for row in df.itertuples(index=False):
         table.add_row(*[_cell(v) for v in row])
     return table
@@ -50,7 +55,10 @@ def print_table(plan: Plan, file: Any = None) -> None:
     """The default terminal view: a header, one table per section, warnings."""
     from rich.console import Console
 
-    console = Console(file=file or sys.stdout, width=max(100, Console().width if file is None else 120))
+    out = file or sys.stdout
+    # A terminal gets its own width; a pipe or file gets room for wide tables instead of 80 columns.
+    width = Console(file=out).width if out.isatty() else 200
+    console = Console(file=out, width=width)
     style = _STATUS_STYLE.get(plan.status, "white")
     console.print(f"[bold]{plan.scenario_name}[/bold]  status: [{style}]{plan.status}[/{style}]  "
                   f"currency: {plan.currency}  seed: {plan.provenance.seed}")

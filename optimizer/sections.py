@@ -95,6 +95,8 @@ class SectionSpec:
 
 #: section name -> "module:attribute" of its SectionSpec, in run order.
 SECTION_PATHS: dict[str, str] = {
+    "churn": "optimizer.churn.section:SECTION",
+    "bandit": "optimizer.bandit.section:SECTION",
     "budget": "optimizer.budget.section:SECTION",
 }
 

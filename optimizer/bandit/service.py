@@ -126,10 +126,11 @@ def create_app(
         report = st.recovery_report()
         holder["recovery"] = report
         st.register_worker(worker)
-        if report.unclean_workers or report.n_pending:
-            logger.warning("dmpopt bandit: recovered store %s: %s", getattr(st, "url", "?"), report)
+        where = redact(getattr(st, "url", "?"))
+        if report.unclean_workers:  # a crash since the last start: say what it means
+            logger.warning("dmpopt bandit: recovered store %s: %s", where, report)
         else:
-            logger.info("dmpopt bandit: store %s: %s", getattr(st, "url", "?"), report)
+            logger.info("dmpopt bandit: starting on store %s: %s", where, report)
         task = asyncio.create_task(_expire_loop(st, expire_interval_seconds)) if expire_interval_seconds > 0 else None
         try:
             yield

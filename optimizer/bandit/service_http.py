@@ -35,15 +35,24 @@ _CHOOSE_ROUTE = "/v1/campaigns/{name}/choose"
 _REWARD_ROUTE = "/v1/rewards"
 
 
-def json_response(obj: Any, status: int = 200) -> Response:
+def json_bytes(obj: Any) -> bytes:
     """Compact JSON (NaN refused: JSON has none)."""
-    return Response(json.dumps(obj, separators=(",", ":"), allow_nan=False).encode(), status,
-                    media_type="application/json")
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def json_response(obj: Any, status: int = 200) -> Response:
+    """A JSON response for the FastAPI routes."""
+    return Response(json_bytes(obj), status, media_type="application/json")
+
+
+def error_bytes(status: int, kind: str, message: str, problems: list[str] | None = None) -> bytes:
+    """The one error body: ``{"error": {"status", "type", "message", "problems"}}``."""
+    return json_bytes({"error": {"status": status, "type": kind, "message": message, "problems": problems or []}})
 
 
 def error_response(status: int, kind: str, message: str, problems: list[str] | None = None) -> Response:
-    """The one error body: ``{"error": {"status", "type", "message", "problems"}}``."""
-    return json_response({"error": {"status": status, "type": kind, "message": message, "problems": problems or []}}, status)
+    """:func:`error_bytes` as a response for the FastAPI routes."""
+    return Response(error_bytes(status, kind, message, problems), status, media_type="application/json")
 
 
 def status_of(exc: DmpoptError) -> int:
@@ -153,23 +162,26 @@ class Gate:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status_box = [500]
-
-        async def send_wrapper(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status_box[0] = message["status"]
-            await send(message)
-
         path = scope["path"]
+        given_key = content_length = None
+        for k, v in scope["headers"]:  # one pass over the headers for both checks
+            if k == b"x-api-key":
+                given_key = v
+            elif k == b"content-length":
+                content_length = v
+        status_box = [500]
         route = None
         try:
-            refusal = self._refuse(scope, path)
-            if refusal is not None:
-                await _send_response(send_wrapper, refusal)
-                return
-            body, too_big = await self._read_body(scope, receive)
+            if self.api_key is not None and path not in PUBLIC_PATHS:
+                refusal = self._refuse(given_key)
+                if refusal is not None:
+                    status_box[0] = 401
+                    await _send_raw(send, 401, refusal)
+                    return
+            body, too_big = await self._read_body(content_length, receive)
             if too_big:
-                await _send_response(send_wrapper, error_response(
+                status_box[0] = 413
+                await _send_raw(send, 413, error_bytes(
                     413, "payload_too_large",
                     f"request body is larger than {self.max_body_bytes} bytes; send smaller batches "
                     "(choose/batch takes at most 1,000 requests).",
@@ -178,14 +190,22 @@ class Gate:
             if scope["method"] == "POST" and self.holder is not None and "store" in self.holder:
                 if path == _REWARD_ROUTE:
                     route = _REWARD_ROUTE
-                    await _send_response(send_wrapper, _fast_reward(self.holder["store"], body))
+                    status_box[0], payload = _fast_reward(self.holder["store"], body)
+                    await _send_raw(send, status_box[0], payload)
                     return
                 if path.startswith("/v1/campaigns/") and path.endswith("/choose"):
                     name = path[14:-7]
                     if name and "/" not in name:
                         route = _CHOOSE_ROUTE
-                        await _send_response(send_wrapper, await self._fast_choose(name, body))
+                        status_box[0], payload = await self._fast_choose(name, body)
+                        await _send_raw(send, status_box[0], payload)
                         return
+
+            async def send_wrapper(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    status_box[0] = message["status"]
+                await send(message)
+
             await self.app(scope, _replay(body), send_wrapper)
         finally:
             if route is None:
@@ -193,35 +213,26 @@ class Gate:
                 route = getattr(scope.get("route"), "path", None) or "(no route)"
             self.metrics.observe(route, status_box[0], time.perf_counter() - started)
 
-    async def _fast_choose(self, name: str, body: bytes) -> Response:
+    async def _fast_choose(self, name: str, body: bytes) -> tuple[int, bytes]:
         store = self.holder["store"]
         if self._batcher is None or self._batcher.store is not store:
             self._batcher = ChooseBatcher(store)
         return await _choose_response(self._batcher, name, body)
 
-    def _refuse(self, scope: dict, path: str) -> Response | None:
-        if self.api_key is None or path in PUBLIC_PATHS:
-            return None
-        given = None
-        for k, v in scope["headers"]:
-            if k == b"x-api-key":
-                given = v
-                break
+    def _refuse(self, given: bytes | None) -> bytes | None:
         if given is None:
-            return error_response(401, "unauthorized", f"the {API_KEY_HEADER} header is missing; send the service's API key.")
+            return error_bytes(401, "unauthorized", f"the {API_KEY_HEADER} header is missing; send the service's API key.")
         if not secrets.compare_digest(given, self.api_key):
-            return error_response(401, "unauthorized", f"the {API_KEY_HEADER} header does not match the service's API key.")
+            return error_bytes(401, "unauthorized", f"the {API_KEY_HEADER} header does not match the service's API key.")
         return None
 
-    async def _read_body(self, scope: dict, receive: Any) -> tuple[bytes, bool]:
-        for k, v in scope["headers"]:
-            if k == b"content-length":
-                try:
-                    if int(v) > self.max_body_bytes:
-                        return b"", True
-                except ValueError:
-                    pass
-                break
+    async def _read_body(self, content_length: bytes | None, receive: Any) -> tuple[bytes, bool]:
+        if content_length is not None:
+            try:
+                if int(content_length) > self.max_body_bytes:
+                    return b"", True
+            except ValueError:
+                pass
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -234,7 +245,7 @@ class Gate:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(chunks), False
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks), False
 
 
 def _replay(body: bytes) -> Any:
@@ -316,44 +327,52 @@ class _Single(Exception):
     """Internal: a batch of one is served by ``store.choose``."""
 
 
-async def _choose_response(batcher: ChooseBatcher, name: str, raw: bytes) -> Response:
+async def _choose_response(batcher: ChooseBatcher, name: str, raw: bytes) -> tuple[int, bytes]:
     """``POST /v1/campaigns/{name}/choose`` without FastAPI (same models, store call, errors)."""
     try:
         b = parse_body(ChooseRequest, raw) if raw.strip() else EMPTY_CHOOSE
         d = await batcher.choose(name, {"context": b.context, "eligible": b.eligible, "user_id": b.user_id})
     except Exception as exc:  # noqa: BLE001 - mapped exactly like the FastAPI exception handlers
-        return exception_response(exc)
-    return json_response(d.to_dict())
+        return exception_payload(exc)
+    return 200, json_bytes(d.to_dict())
 
 
-def _fast_reward(store: BanditStore, raw: bytes) -> Response:
+def _fast_reward(store: BanditStore, raw: bytes) -> tuple[int, bytes]:
     """``POST /v1/rewards`` without FastAPI (same models, store call, errors)."""
     try:
         b = parse_body(RewardRequest, raw)
         out = store.reward(b.decision_id, b.reward, b.cost)
     except Exception as exc:  # noqa: BLE001 - mapped exactly like the FastAPI exception handlers
-        return exception_response(exc)
-    return json_response(out.to_dict())
+        return exception_payload(exc)
+    return 200, json_bytes(out.to_dict())
 
 
-def exception_response(exc: Exception) -> Response:
-    """The error body of a request that raised ``exc`` (anything unexpected is re-raised)."""
+def exception_payload(exc: Exception) -> tuple[int, bytes]:
+    """``(status, error body)`` of a request that raised ``exc`` (anything unexpected is re-raised)."""
     from fastapi.exceptions import RequestValidationError
 
     if isinstance(exc, RequestValidationError):
         status, message, problems = describe_errors(list(exc.errors()))
-        return error_response(status, "invalid_json" if status == 400 else "validation_error", message, problems)
+        return status, error_bytes(status, "invalid_json" if status == 400 else "validation_error", message, problems)
     if isinstance(exc, DmpoptError):
         problems = list(getattr(exc, "problems", []) or [])
-        return error_response(status_of(exc), type(exc).__name__,
-                              str(exc).split("\n")[0] if problems else str(exc), problems)
+        status = status_of(exc)
+        return status, error_bytes(status, type(exc).__name__,
+                                   str(exc).split("\n")[0] if problems else str(exc), problems)
     raise exc
 
 
-async def _send_response(send: Any, response: Response) -> None:
-    await send({"type": "http.response.start", "status": response.status_code,
-                "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()]})
-    await send({"type": "http.response.body", "body": response.body})
+def exception_response(exc: Exception) -> Response:
+    """:func:`exception_payload` as a response for the FastAPI exception handlers."""
+    status, body = exception_payload(exc)
+    return Response(body, status, media_type="application/json")
+
+
+async def _send_raw(send: Any, status: int, body: bytes) -> None:
+    """A complete JSON response as two ASGI messages (no Response object on the fast path)."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def redact(url: str) -> str:

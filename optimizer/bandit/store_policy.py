@@ -124,8 +124,8 @@ class CampaignRuntime:
         ctx = None if context is None else np.asarray(context, dtype=float)
         d = decide(policy, self.config.guardrails, rng, context=ctx,
                    eligible=None if eligible is None else list(eligible), user_id=user_id)
-        probs = {str(k): float(v) for k, v in dict(d.arm_to_probability).items()}
-        return str(d.arm), float(d.propensity), probs
+        probs = d.arm_to_probability  # a fresh dict of str -> float (tolist), owned by the caller
+        return d.arm, float(probs[d.arm]), probs
 
     def apply(
         self, arm: str, reward: float, cost: float, context: Sequence[float] | None, propensity: float | None = None
@@ -162,6 +162,9 @@ class CampaignRuntime:
         return {str(k): float(v) for k, v in dict(out).items()}
 
 
+_REQUEST_KEYS = frozenset({"context", "eligible", "user_id"})
+
+
 def check_requests(config: Any, requests: Sequence[dict[str, Any]]) -> list[tuple[Any, Any, str | None]]:
     """Validate choose requests against a campaign: ``[(context, eligible, user_id), ...]``.
 
@@ -175,8 +178,8 @@ def check_requests(config: Any, requests: Sequence[dict[str, Any]]) -> list[tupl
     for i, req in enumerate(requests):
         if not isinstance(req, dict):
             raise ScenarioError(f"requests[{i}] is {type(req).__name__}; expected a dict with context, eligible, user_id.")
-        extra = set(req) - {"context", "eligible", "user_id"}
-        if extra:
+        if not req.keys() <= _REQUEST_KEYS:
+            extra = set(req) - _REQUEST_KEYS
             raise ScenarioError(
                 f"requests[{i}] has unknown key(s) {sorted(extra)}; allowed: context, eligible, user_id."
             )

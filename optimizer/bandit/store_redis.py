@@ -293,6 +293,11 @@ class RedisStore:
                     if cost_value is None:
                         cost_value = arm_cost(rt.config, arm)
                     context = json.loads(d["context"]) if d["context"] else None
+                    akey = ckey + ":arms"
+                    # sums in Python doubles, like SQLite's REAL (HINCRBYFLOAT uses long double and
+                    # would differ in the last digit); safe to read here: every writer of these
+                    # sums also writes the watched campaign key, so a race fails the EXEC
+                    old_reward_sum, old_cost_sum = pipe.hmget(akey, f"{arm}|reward_sum", f"{arm}|cost_sum")
                     # the runtime runs ahead of Redis from here until EXEC succeeds
                     self._runtimes.pop(name, None)
                     state = rt.apply(arm, value, cost_value, context, float(d["propensity"]))
@@ -305,11 +310,10 @@ class RedisStore:
                         "rewarded_at": repr(t), "reward_state_version": new_version,
                     })
                     pipe.zrem(ckey + ":pending", decision_id)
-                    akey = ckey + ":arms"
                     pipe.hincrby(akey, f"{arm}|n_rewards", 1)
                     pipe.hincrby(akey, f"{arm}|n_default_rewards", int(is_default))
-                    pipe.hincrbyfloat(akey, f"{arm}|reward_sum", value)
-                    pipe.hincrbyfloat(akey, f"{arm}|cost_sum", cost_value)
+                    pipe.hset(akey, mapping={f"{arm}|reward_sum": repr(float(old_reward_sum) + value),
+                                             f"{arm}|cost_sum": repr(float(old_cost_sum) + cost_value)})
                     pipe.execute()
                 except redis.WatchError:
                     # another worker changed the campaign or the decision: re-read and retry

@@ -137,6 +137,20 @@ class BudgetResult:
         """``{"name": ..., "version": ...}`` of the solver used (recorded in the plan's provenance)."""
         return {"name": self.solver, "version": self.solver_version}
 
+    def headline(self) -> str:
+        """One line for the terminal: objective, spend and certified gap (or why there is no plan)."""
+        cur, ru = self.currency, self.response_unit
+        if self.status not in ("optimal", "feasible"):
+            return f"budget: no plan ({self.status})"
+        value = (money(self.objective_value, cur) if self.objective_name != "max_response"
+                 else response_text(self.objective_value, ru, cur))
+        return (f"budget: {self.objective_name} {value}, spend {money(self.total_spend, cur)}, "
+                f"certified gap {self.optimality_gap:.1e}")
+
+    def notes(self) -> list[str]:
+        """Lines printed under the table: the explanation, shadow prices, marginal ROI."""
+        return list(self.explanation) + [b.text for b in self.binding_constraints] + list(self.marginal_roi_text)
+
     def summary(self) -> pd.DataFrame:
         """Per-channel totals (the plan's main table)."""
         return self.channel_totals.copy()

@@ -31,8 +31,12 @@ from optimizer.budget.problem import LPProblem
 
 #: Columns below which the LP is passed to the solver whole.
 SIFT_ABOVE_COLUMNS = 4000
-#: Initial blocks per group, and parts a block is split into.
+#: Parts a flagged block is split into; initial blocks per group; single pieces kept on each
+#: side of a group's guessed stop. Small first LPs and several cheap rounds were faster than
+#: large first LPs (docs/performance-budget.md).
 SPLIT = 8
+INITIAL_BLOCKS = 4
+NEAR_STOP = 2
 MAX_ROUNDS = 60
 
 
@@ -55,20 +59,22 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
     offset = pos - g_start[grp]
     size = (g_end - g_start)[grp]
     # initial blocks: SPLIT equal parts per group, plus single pieces around the guessed stop
-    step = np.maximum(1, -(-size // SPLIT))
+    step = np.maximum(1, -(-size // INITIAL_BLOCKS))
     start = (offset % step) == 0
     if problem.start is not None:
         cum = np.cumsum(w_sorted)
         base = np.where(g_start > 0, cum[np.maximum(g_start - 1, 0)], 0.0)
         fill = np.bincount(grp, weights=problem.start[order], minlength=n_groups)
         stop = np.clip(np.searchsorted(cum, base + fill, side="left"), g_start, np.maximum(g_end - 1, g_start))
-        near = np.abs(pos - stop[grp]) <= SPLIT
+        near = np.abs(pos - stop[grp]) <= NEAR_STOP
         start |= near | np.concatenate([[False], near[:-1]])
     start[g_start[g_start < n]] = True
     A_csc = problem.A.tocsc()
     c_scale = max(1.0, float(np.max(np.abs(problem.c), initial=0.0)))
     tol = 1e-9 * c_scale
     sol = None
+    # warm start of each round: the guess first, then the previous round's answer
+    x_prev = problem.start[order] if problem.start is not None else None
     for _ in range(MAX_ROUNDS):
         block = np.cumsum(start) - 1
         nb = int(block[-1]) + 1
@@ -80,7 +86,7 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
             c=np.asarray(S.T @ problem.c).ravel(), A=sub_A, row_lo=problem.row_lo, row_hi=problem.row_hi,
             col_lo=np.zeros(nb), col_hi=total, integrality=np.zeros(nb, dtype=np.int32),
             row_names=problem.row_names,
-            start=None if problem.start is None else np.bincount(block, weights=problem.start[order], minlength=nb),
+            start=None if x_prev is None else np.bincount(block, weights=x_prev, minlength=nb),
         )
         remaining = max(1.0, time_limit_seconds - (time.perf_counter() - t0))
         sol = solve(sub, remaining)
@@ -89,6 +95,7 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
             return solve(problem, remaining)
         frac = sol.x / np.where(total > 0, total, 1.0)
         x_sorted = w_sorted * frac[block]
+        x_prev = x_sorted
         rc = problem.c - (A_csc.T @ sol.row_dual if problem.n_rows else 0.0)
         rc_sorted = rc[order]
         f = frac[block]

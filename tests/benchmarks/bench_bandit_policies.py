@@ -180,7 +180,7 @@ def main() -> None:
     print(f"thompson / MABWiser thompson = {ts / mab_reg:.3f}   [<= 1 (same algorithm; random streams differ): "
           f"{_verdict(ts <= mab_reg)}]")
     ucb = res.outcome("ucb1").regret
-    print(f"ucb1 / thompson             = {ucb / ts:.1f}x  [>= 15x: {_verdict(ucb / ts >= 15)}]")
+    print(f"ucb1 / thompson             = {ucb / ts:.2f}x  [>= 15x: {_verdict(ucb / ts >= 15)}]")
     print(f"ucb1 / uniform              = {ucb / res.outcome('uniform').regret:.2f}   (issue #4 saw ~0.59)")
     bt = res.outcome("thompson_batch1000").regret
     print(f"batch1000 / per-decision    = {bt / ts:.2f}   [<= 1.3: {_verdict(bt / ts <= 1.3)}]")
@@ -199,7 +199,7 @@ def main() -> None:
     base = dres.outcome("thompson").regret
     for label in ("thompson_window5000", "thompson_discount0.9998"):
         ratio = dres.outcome(label).regret / base
-        print(f"{label} / stationary = {ratio:.2f}   [<= 0.50: {_verdict(ratio <= 0.5)}]")
+        print(f"{label} / stationary = {ratio:.3f}   [<= 0.50: {_verdict(ratio <= 0.5)}]")
 
     budget = 4_000.0 if quick else 20_000.0
     print(f"\n== cost: costs 0.8/1/1/1.6/2.5 per action, budget {budget:,.0f} ==")
@@ -214,7 +214,7 @@ def main() -> None:
         print(f"  {o.label:<24} conversions {o.reward:8.1f}  spend {o.spend:9.1f}  per unit {o.reward_per_cost:.4f}")
     blind = cres.outcome("thompson (cost-blind)").reward_per_cost
     smart = cres.outcome("budgeted_thompson").reward_per_cost
-    print(f"budgeted / cost-blind conversions per unit = {smart / blind:.2f}   [>= 1.20: {_verdict(smart / blind >= 1.2)}]"
+    print(f"budgeted / cost-blind conversions per unit = {smart / blind:.3f}   [>= 1.20: {_verdict(smart / blind >= 1.2)}]"
           f"   (best possible: 0.03 / 0.02 = 1.50)")
 
 

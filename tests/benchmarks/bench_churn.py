@@ -49,10 +49,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="100k customers instead of 1M")
     ap.add_argument("--no-lifelines", action="store_true", help="skip the lifelines baseline")
+    ap.add_argument("--auto", action="store_true", help="only time prepare() + ChurnModel('auto').fit()")
     args = ap.parse_args()
     n = 100_000 if args.quick else 1_000_000
     T, E, X = make_data(n)
     cols = [f"x{i}" for i in range(X.shape[1])]
+    if args.auto:
+        from optimizer.churn.data import prepare
+        from optimizer.churn.models import ChurnModel
+
+        df = pd.DataFrame(X, columns=cols)
+        df["T"], df["E"] = T, E
+        t_prep, data = timed(lambda: prepare(df, "T", "E"))
+        t_fit, model = timed(lambda: ChurnModel("auto", horizon_days=90, seed=0).fit(data))
+        print(f"n = {n:,}: prepare {t_prep:.2f} s, auto selection (6 models) {t_fit:.2f} s -> {model.report_.selected}")
+        return
     print(f"n = {n:,} customers x {X.shape[1]} covariates, {E.mean():.1%} churned, {np.unique(T).size} distinct days")
 
     t_cox, cox = timed(lambda: fit_kind("cox", T, E, X, cols))

@@ -162,9 +162,8 @@ def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t
         upper = lagrange.dual_bound(form, sol)
         if relative_gap(lower, upper) <= target or rnd == MAX_LP_ROUNDS:
             break
-        # rounds 1-2 re-centre a fixed fine grid on the plan; later rounds split the pieces it touches
-        new = lagrange.localize(form, ev["effective"]) if rnd < 2 else lagrange.refine_around(form, ev["effective"])
-        form = build(cfg, pieces=new)
+        # re-centre a fixed fine grid on the plan (the piece count per cell does not grow)
+        form = build(cfg, pieces=lagrange.localize(form, ev["effective"]))
     # the bound replaces the chord-error sum: read_plan adds cell errors to sol.bound, so pass the
     # dual bound net of them
     sol = replace(sol, bound=upper - form.model.resp_weight * float(form.cell_error.sum()))

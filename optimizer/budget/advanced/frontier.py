@@ -38,7 +38,9 @@ def frontier(cfg: AdvancedBudget, currency: str | None = None, levels: np.ndarra
 
     t0 = time.perf_counter()
     levels = budget_levels(cfg) if levels is None else np.sort(np.asarray(levels, dtype=float))
-    form = build(cfg, total_budget=float(levels[-1]))
+    # one model for every level: no per-level convex refinement, so convex pieces start fine
+    form = build(cfg, total_budget=float(levels[-1]),
+                 convex_tolerance_relative=cfg.advanced.curve_tolerance_relative)
     hm = HighsModel(form.problem, cfg.advanced.mip_gap_relative, cfg.advanced.time_limit_seconds)
     row = form.budget_row
     equal = cfg.total_budget.mode == "equal"
@@ -71,7 +73,7 @@ def frontier(cfg: AdvancedBudget, currency: str | None = None, levels: np.ndarra
                 until = math.nan
         rows.append({"budget": b, "status": sol.status.value, "spend": spend, "response": resp,
                      "roi": resp / spend if spend > 0 else math.nan, "marginal_roi": marg,
-                     "holds_until_budget": until if until < 1e30 else math.inf})
+                     "holds_until_budget": until if (math.isnan(until) or until < 1e30) else math.inf})
         prev = sol.x if hm.is_mip and not equal else None
     table = pd.DataFrame(rows)
     if hm.is_mip:

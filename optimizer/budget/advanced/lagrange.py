@@ -88,7 +88,9 @@ def refine_around(form: Formulation, eff: np.ndarray, split: int = 8) -> tuple[n
 
 
 #: Breakpoints around a cell's effective spend e, as multiples of e: fine near e (1 % steps), coarse far.
-LOCAL_PATTERN = np.array([0.25, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99, 1.0, 1.01, 1.03, 1.07, 1.15, 1.3, 1.6, 2.2, 4.0])
+#: Beyond 4 e the points double up to the cell's cap, so no far piece hides the curve's slope from the LP.
+LOCAL_PATTERN = np.r_[[0.25, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99, 1.0, 1.01, 1.03, 1.07, 1.15, 1.3, 1.6, 2.2, 3.0],
+                      4.0 * 2.0 ** np.arange(0, 40)]
 
 
 def localize(form: Formulation, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,10 +108,20 @@ def localize(form: Formulation, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray
     keep_piece = ~move[form.piece_cell]
     idx = np.nonzero(move)[0]
     pts = np.minimum(eff[idx, None] * LOCAL_PATTERN[None, :], E[idx, None])
+    pts = pts[:, : int(np.searchsorted(LOCAL_PATTERN, float((E[idx] / eff[idx]).max(initial=1.0)))) + 1]
     pts = np.concatenate([np.zeros((idx.size, 1)), pts, E[idx, None]], axis=1)
     pts = np.sort(pts, axis=1)
     lo, hi = pts[:, :-1], pts[:, 1:]
     ok = hi > lo * (1 + 1e-12) + 1e-12
     cell = np.broadcast_to(idx[:, None], lo.shape)[ok]
-    return (np.r_[form.piece_cell[keep_piece], cell], np.r_[form.piece_lo[keep_piece], lo[ok]],
-            np.r_[form.piece_hi[keep_piece], hi[ok]])
+    # cells without spend: cut their first piece geometrically towards 0, where a concave curve is
+    # steepest (a Hill curve with shape < 1 has an infinite slope there)
+    zero = nonlinear & (eff <= 0)
+    first = keep_piece & zero[form.piece_cell] & (form.piece_lo <= 0)
+    rest = keep_piece & ~first
+    h1 = form.piece_hi[first]
+    g = h1[:, None] * (4.0 ** -np.arange(7, -1, -1))[None, :]  # h1/4^7 ... h1
+    g_lo = np.concatenate([np.zeros((h1.size, 1)), g[:, :-1]], axis=1)
+    g_cell = np.broadcast_to(form.piece_cell[first][:, None], g.shape)
+    return (np.r_[form.piece_cell[rest], g_cell.ravel(), cell], np.r_[form.piece_lo[rest], g_lo.ravel(), lo[ok]],
+            np.r_[form.piece_hi[rest], g.ravel(), hi[ok]])

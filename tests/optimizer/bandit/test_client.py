@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import socket
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +22,10 @@ from optimizer.bandit.store import (
     open_store,
 )
 from optimizer.errors import DmpoptError, ScenarioError
-from servicekit import API_KEY, ThreadedService, free_port
+
+# the shared helpers next to this file, whatever pytest's import mode (prepend, importlib, packages)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servicekit import API_KEY, ThreadedService, free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")

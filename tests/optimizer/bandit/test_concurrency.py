@@ -7,15 +7,20 @@ number of iterations) so the tests take seconds.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from optimizer.bandit.client import BanditClient, ServiceError
 from optimizer.bandit.store import open_store
-from servicekit import API_KEY, REDIS_SERVER, RedisServer, ServiceProcess
+
+# the shared helpers next to this file, whatever pytest's import mode (prepend, importlib, packages)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servicekit import API_KEY, REDIS_SERVER, RedisServer, ServiceProcess  # noqa: E402
 
 N_THREADS = 8
 N_ITERATIONS = 20

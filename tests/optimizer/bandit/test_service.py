@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from optimizer.bandit.service import create_app
 from optimizer.bandit.store import open_store
-from servicekit import API_KEY, ThreadedService
+
+# the shared helpers next to this file, whatever pytest's import mode (prepend, importlib, packages)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servicekit import API_KEY, ThreadedService  # noqa: E402
 
 H = {"X-API-Key": API_KEY}
 CAMPAIGN = {"name": "welcome", "arms": [{"name": "email"}, {"name": "sms"}, {"name": "push"}]}

@@ -7,6 +7,8 @@ the same code (the redis backend uses a private redis-server started on a free l
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +26,10 @@ from optimizer.bandit.store import (
     open_store,
 )
 from optimizer.errors import DmpoptError, ScenarioError
-from servicekit import REDIS_SERVER, RedisServer
+
+# the shared helpers next to this file, whatever pytest's import mode (prepend, importlib, packages)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servicekit import REDIS_SERVER, RedisServer  # noqa: E402
 
 T0 = 1_800_000_000.0  # a fixed "now" (Unix seconds) so windows are exact
 WINDOW = 3600.0

@@ -61,3 +61,27 @@ def test_unreachable_target_file_explains_in_roas():
     r = allocate_advanced(s.budget, currency=s.currency)
     assert r.status == "infeasible"
     assert "the best achievable ROAS under these caps is 2.86, below the target 4" in r.explanation[0]
+
+
+def test_section_hooks_run_and_render(tmp_path):
+    """The hooks the budget section calls: dispatch, run with a RunContext, files and plan.md text."""
+    import numpy as np
+
+    from optimizer.budget.advanced import hooks
+    from optimizer.budget.advanced.schema import AdvancedBudget
+    from optimizer.sections import RunContext
+
+    s = load_advanced_scenario(ROOT / "scenarios" / "budget_frontier.yaml")
+    assert hooks.uses_advanced(s.budget)
+    plain = AdvancedBudget.model_validate({"total_budget": {"amount": 10}, "channels": [
+        {"name": "a", "response": {"kind": "linear", "roi": 2.0}}]})
+    assert not hooks.uses_advanced(plain)
+    ctx = RunContext(seed=1, rng=np.random.default_rng(1), base_dir=tmp_path, solver=None, options={"currency": "CNY"})
+    r = hooks.run_advanced(s.budget, ctx)
+    assert r.status == "optimal"
+    assert {"frontier.png", "frontier.svg", "frontier.csv", "allocations.csv"} <= set(hooks.files(r))
+    md = hooks.markdown(r)
+    assert "certified optimality gap" in md and "¥" in md
+    bad = RunContext(seed=1, rng=np.random.default_rng(1), base_dir=tmp_path, solver="glop")
+    with pytest.raises(ScenarioError, match="--solver is 'glop'"):
+        hooks.run_advanced(s.budget, bad)

@@ -1,0 +1,66 @@
+"""The budget section in `dmpopt plan`: files, markdown, shipped scenarios, exit code 3."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from budgetkit import article_config
+from typer.testing import CliRunner
+
+from optimizer.budget import allocate
+from optimizer.budget.section import SECTION, budget_files, budget_markdown
+
+ROOT = Path(__file__).resolve().parents[3]
+MY_SCENARIOS = ["article.yaml", "article_per_unit.yaml", "multi_segment_weeks.yaml"]
+
+
+def test_section_spec_registration() -> None:
+    from optimizer.sections import load_sections
+
+    assert SECTION.name == "budget"
+    assert any(s is SECTION for s in load_sections())
+
+
+def test_files_and_markdown() -> None:
+    r = allocate(article_config("A"), currency="CNY")
+    files = budget_files(r)
+    alloc = pd.read_csv(io.BytesIO(files["allocations.csv"]))
+    assert list(alloc.columns) == ["channel", "segment", "period", "spend", "units", "response", "roi", "marginal_roi"]
+    assert alloc["spend"].sum() == pytest.approx(1_130_000)
+    md = budget_markdown(r)
+    assert "| feed_ads | ¥500,000 | 10,000 | ¥1,600,000 |" in md
+    assert "- one more ¥ of total budget (now ¥1,130,000) returns ¥2.8 of response" in md
+
+
+@pytest.mark.parametrize("name", MY_SCENARIOS)
+def test_shipped_scenarios_validate_and_plan(name: str, tmp_path: Path) -> None:
+    from optimizer.cli import app
+
+    res = CliRunner().invoke(app, ["plan", str(ROOT / "scenarios" / name), "--out", str(tmp_path), "-q",
+                                   "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "allocations.csv").exists()
+
+
+def test_infeasible_scenario_exits_3_with_the_money_explanation(tmp_path: Path) -> None:
+    from optimizer.cli import app
+
+    text = (ROOT / "scenarios" / "article.yaml").read_text(encoding="utf-8").replace("amount: 1130000", "amount: 250000")
+    path = tmp_path / "too_small.yaml"
+    path.write_text(text, encoding="utf-8")
+    res = CliRunner().invoke(app, ["plan", str(path), "-q"])
+    assert res.exit_code == 3
+    assert "raise the budget by ¥60k" in res.output
+
+
+def test_python_examples_in_budget_docs_run() -> None:
+    import re
+
+    text = (ROOT / "docs" / "budget.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "docs/budget.md", "exec"), {})  # noqa: S102 - our own documentation
