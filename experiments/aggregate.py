@@ -5,7 +5,8 @@ The aggregation runs in three steps, the same SQL text on DuckDB and on Spark
 
 1. ``source.sql`` normalises the file to fixed column names (``u`` user, ``v`` variant, ``t``
    epoch seconds, ``e`` event, ``c<j>`` numeric inputs, ``g<j>`` dimensions); ``checks.sql`` counts
-   every defect in one scan (NaN, negative counts, non-0/1 conversions, NULL ids).
+   every defect in one scan grouped by variant (NaN, negative counts, non-0/1 conversions, NULL
+   ids) and lists the variant names; ``encode_variants.sql`` turns names into integer codes.
 2. Events become one row per user (and per ISO week bucket when there is a timestamp); per-user
    rows are joined to the looks: look ``k`` holds the users exposed by the end of week ``k`` with
    their week-to-date values.
@@ -17,7 +18,10 @@ The aggregation runs in three steps, the same SQL text on DuckDB and on Spark
 Units: ``mean`` is in the metric's unit per user; ``m2`` in unit^2; ``t`` in seconds since
 1970-01-01 UTC; weeks are ISO weeks (Monday 00:00 UTC to Sunday 24:00 UTC).
 
-Public API: :func:`aggregate` (config -> :class:`Aggregates`),
+The SQL text is built in :mod:`experiments.aggregate_plan`; inline summary statistics go through
+:mod:`experiments.aggregate_summary` instead of SQL.
+
+Public API: :func:`aggregate` (config -> :class:`Aggregates`), :func:`variant_issues`,
 :class:`Aggregates` (``.stats(look, metric)`` -> ``{variant: VariantStats}``),
 :class:`AggregationError` (a :class:`~optimizer.errors.DataError` with a ``code``).
 """

@@ -58,11 +58,12 @@ def _analyze(config: Path, week: str | None, engine: EngineName):
         parse_iso_week(week)  # a clear message before any data is read
     cfg = load_experiments_config(config)
     if engine is EngineName.spark:
+        from experiments.aggregate_spark import SparkEngine, local_session
+
         try:
-            from experiments.aggregate_spark import SparkEngine, local_session
+            spark = local_session()
         except ImportError:
             raise DmpoptError("--engine spark needs pyspark; install it with `pip install pyspark`.") from None
-        spark = local_session()
         try:
             return analyze_experiments(cfg, config.parent, week, engine=SparkEngine(spark))
         finally:

@@ -101,10 +101,18 @@ def validate(
     """Check scenario files against the schema without solving anything."""
     from optimizer.scenario import load_scenario
 
-    for path in scenarios:
-        loaded = load_scenario(path)
+    n_bad = 0
+    for path in scenarios:  # check every file, so one run lists every broken one
+        try:
+            loaded = load_scenario(path)
+        except DmpoptError as exc:
+            _stderr(f"error: {exc}")
+            n_bad += 1
+            continue
         names = ", ".join(spec.name for spec, _ in loaded.sections)
         typer.echo(f"ok: {path} is a valid scenario ({loaded.model.name!r}; sections: {names})")
+    if n_bad:
+        raise typer.Exit(EXIT_INPUT)
 
 
 @app.command()
@@ -172,6 +180,7 @@ def _mount_subapps() -> None:
 
 #: (command name, module with a typer `app`, help). Registration is one line per part.
 SUBAPPS: list[tuple[str, str, str]] = [
+    ("experiments", "experiments.cli", "A/B experiments: weekly report and analysis table."),
     ("churn", "optimizer.churn.cli", "Churn timing: fit survival models and schedule retention contacts."),
     ("bandit", "optimizer.bandit.cli_serve", "Bandit channel allocation: serve decisions over HTTP, simulate policies."),
 ]

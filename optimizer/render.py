@@ -42,6 +42,8 @@ def _rich_table(df: Any, title: str):
 
 
 def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, float):
         if v != v:
             return "-"

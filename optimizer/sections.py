@@ -95,6 +95,7 @@ class SectionSpec:
 
 #: section name -> "module:attribute" of its SectionSpec, in run order.
 SECTION_PATHS: dict[str, str] = {
+    "experiments": "experiments.section:SECTION",
     "churn": "optimizer.churn.section:SECTION",
     "bandit": "optimizer.bandit.section:SECTION",
     "budget": "optimizer.budget.section:SECTION",

@@ -34,9 +34,20 @@ def parse_config(config: Any) -> Any:
 
 
 def new_policy_state(config: Any, seed: int) -> dict[str, Any]:
-    """The state dict of a fresh policy for ``config`` (version 0)."""
-    from optimizer.bandit.policies import make_campaign_policy
+    """The state dict of a fresh policy for ``config`` (version 0).
 
+    Also checks that ``default_reward`` is a reward the policy accepts (a binary campaign needs 0
+    or 1): otherwise every expiry would fail later, in the background, instead of now.
+    """
+    from optimizer.bandit.policies import make_campaign_policy
+    from optimizer.bandit.store import check_reward
+
+    try:
+        check_reward(config, config.default_reward)
+    except ScenarioError as exc:
+        reason = str(exc).split("; ", 1)[-1]
+        raise ScenarioError(f"campaign {config.name!r}: default_reward is {config.default_reward}; it is recorded "
+                            f"for every decision whose window passes, so it must be a valid reward: {reason}") from None
     return make_campaign_policy(config, seed).to_state()
 
 

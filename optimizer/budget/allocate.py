@@ -308,34 +308,33 @@ def _binding(model: BudgetModel, problem, offsets, sol: Solution, currency: str 
 
 def _words(grp: RowGroup, entity: str, side: str, bound: float, d: float, what: str, ru: str,
            currency: str | None, minimise: bool) -> str:
-    """A shadow price in a planner's words."""
-    one = money(1, currency).rstrip("1") or "currency unit "
-    unit = one if grp.kind == "spend" else ("" if ru == "currency" else "conversion ")
-    if grp.kind == "response" and ru == "currency":
-        unit = one
+    """A shadow price in a planner's words.
+
+    ``d`` is d(maximised objective)/d(bound); for min_spend the maximised objective is -spend.
+    """
+    sym = money(1, currency).rstrip("1").strip()
+    if grp.kind == "spend" or ru == "currency":
+        unit = sym or "currency unit"
+    else:
+        unit = "conversion"
     label = {"total_budget": "total budget", "channel_spend": f"spend on channel {entity}",
              "segment_spend": f"spend on segment {entity}", "period_spend": f"spend in period {entity}",
              "channel_response": f"required response from channel {entity}",
              "target_response": "target response"}[grp.name]
     limit = money(bound, currency) if grp.kind == "spend" else response_text(bound, ru, currency)
     if minimise:
-        # objective is -spend: a price d means spend changes by -d per unit
-        change = -d if side == "upper" else -d
-        return (f"one more {unit.strip() or 'unit'} of {label} (limit {limit}) changes the spend needed by "
-                f"{money(change, currency)}" if abs(change) >= 100 else
-                f"one more {unit.strip() or 'unit'} of {label} (limit {limit}) changes the spend needed by "
-                f"{rate_text(change, 'currency', currency)}")
-    val = rate_text(d, ru if what == "response" else "currency", currency)
+        return (f"one more {unit} of {label} (limit {limit}) changes the spend needed by "
+                f"{rate_text(-d, 'currency', currency)}")
+    rate_unit = ru if what == "response" else "currency"
     if side == "upper":
-        return f"one more {unit.strip() or 'unit'} of {label} (now {limit}) returns {val} of {what}"
-    cost = rate_text(-d, ru if what == "response" else "currency", currency)
+        return f"one more {unit} of {label} (now {limit}) returns {rate_text(d, rate_unit, currency)} of {what}"
     floor = {"channel_spend": f"the minimum spend on channel {entity}",
              "segment_spend": f"the minimum spend on segment {entity}",
              "period_spend": f"the minimum spend in period {entity}",
              "total_budget": "spending the whole budget",
              "channel_response": f"the response required from channel {entity}",
              "target_response": "the target response"}[grp.name]
-    return f"{floor} ({limit}) costs {cost} of {what} per {unit.strip() or 'unit'} it forces"
+    return f"{floor} ({limit}) costs {rate_text(-d, rate_unit, currency)} of {what} per {unit} it forces"
 
 
 def _no_plan(model: BudgetModel, sol: Solution, currency: str | None, solver: str | None, elapsed: float,

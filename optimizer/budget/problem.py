@@ -310,13 +310,18 @@ def initial_pieces(model: BudgetModel, n_pieces: int, hint: np.ndarray | None = 
 
 def make_pieces(model: BudgetModel, cell: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Pieces:
     """Sort pieces by (cell, lo) and compute chord slopes (multiplier included)."""
-    order = np.lexsort((lo, cell))
-    cell, lo, hi = cell[order], lo[order], hi[order]
+    same = cell[1:] == cell[:-1]
+    if not (np.all(cell[1:] >= cell[:-1]) and np.all(~same | (lo[1:] > lo[:-1]))):  # refine keeps order
+        order = np.lexsort((lo, cell))
+        cell, lo, hi = cell[order], lo[order], hi[order]
     slope = np.empty_like(lo)
     ch = model.cells.channel[cell]
+    # one pass per channel over a channel-sorted view (a boolean mask per channel costs n each)
+    by_channel = np.argsort(ch, kind="stable")
+    bounds = np.searchsorted(ch[by_channel], np.arange(len(model.curves) + 1))
     for ci, curve in enumerate(model.curves):
-        m = ch == ci
-        if not m.any():
+        m = by_channel[bounds[ci]:bounds[ci + 1]]
+        if m.size == 0:
             continue
         a, b = lo[m], hi[m]
         if curve.kind == "linear":

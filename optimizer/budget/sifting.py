@@ -70,6 +70,7 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
         start |= near | np.concatenate([[False], near[:-1]])
     start[g_start[g_start < n]] = True
     A_csc = problem.A.tocsc()
+    A_sorted = A_csc[:, order]  # columns in group/slope order: a block is a contiguous column range
     c_scale = max(1.0, float(np.max(np.abs(problem.c), initial=0.0)))
     tol = 1e-9 * c_scale
     sol = None
@@ -80,10 +81,13 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
         nb = int(block[-1]) + 1
         total = np.bincount(block, weights=w_sorted, minlength=nb)
         share = w_sorted / np.where(total[block] > 0, total[block], 1.0)
-        S = sp.csc_matrix((share, (order, block)), shape=(n, nb))
-        sub_A = (A_csc @ S).tocsr()
+        # block b sums sorted columns b_first..b_last weighted by share: S is CSC with sorted
+        # indices by construction (no COO conversion, no index sort)
+        indptr = np.concatenate([np.flatnonzero(start), [n]])
+        S = sp.csc_matrix((share, pos, indptr), shape=(n, nb))
+        sub_A = (A_sorted @ S).tocsr()
         sub = LPProblem(
-            c=np.asarray(S.T @ problem.c).ravel(), A=sub_A, row_lo=problem.row_lo, row_hi=problem.row_hi,
+            c=np.add.reduceat(problem.c[order] * share, indptr[:-1]), A=sub_A, row_lo=problem.row_lo, row_hi=problem.row_hi,
             col_lo=np.zeros(nb), col_hi=total, integrality=np.zeros(nb, dtype=np.int32),
             row_names=problem.row_names,
             start=None if x_prev is None else np.bincount(block, weights=x_prev, minlength=nb),

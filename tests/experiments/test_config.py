@@ -15,7 +15,7 @@ INVALID = ROOT / "tests" / "fixtures" / "experiments" / "invalid"
 
 
 def test_example_scenario_validates():
-    cfg = load_experiments_config(ROOT / "scenarios" / "experiments.yaml")
+    cfg = load_experiments_config(ROOT / "scenarios" / "experiments" / "weekly.yaml")
     assert [e.name for e in cfg.experiments] == ["checkout_button", "feed_creative", "email_subject", "promo_banner"]
     checkout = cfg.experiments[0]
     assert checkout.split == {"control": 0.5, "new_button": 0.5}

@@ -15,7 +15,7 @@ from experiments.plots import lift_over_time_png
 from experiments.report import build_report, render_html, write_files
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO = ROOT / "scenarios" / "experiments.yaml"
+SCENARIO = ROOT / "scenarios" / "experiments" / "weekly.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_broken_experiments_render_with_error_codes(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     for name in ("experiments_checkout_users.csv", "experiments_banner_users.csv"):
-        shutil.copy(ROOT / "scenarios" / "data" / name, data / name)
+        shutil.copy(ROOT / "scenarios" / "experiments" / "data" / name, data / name)
     (tmp_path / "users_missing.csv").write_text("user_id,variant,convertd\n1,control,0\n2,treatment,1\n")
     (tmp_path / "users_one_arm.csv").write_text("user_id,variant,converted\n1,control,0\n2,control,1\n3,control,0\n")
     text = SCENARIO.read_text()
@@ -142,7 +142,7 @@ def test_broken_experiments_render_with_error_codes(tmp_path):
 """
     # keep only the users-data experiments of the example plus the two broken ones
     cfg_path = tmp_path / "experiments.yaml"
-    cfg_path.write_text(text.replace("data/experiments_feed_events.parquet", str(ROOT / "scenarios/data/experiments_feed_events.parquet")))
+    cfg_path.write_text(text.replace("data/experiments_feed_events.parquet", str(ROOT / "scenarios/experiments/data/experiments_feed_events.parquet")))
     analysis = analyze_experiments(load_experiments_config(cfg_path), tmp_path, "2026-W47")
     by_name = {e.name: e for e in analysis.experiments}
     assert analysis.status == "partial"

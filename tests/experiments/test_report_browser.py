@@ -72,7 +72,7 @@ def report_dir(tmp_path_factory):
     """The example report plus one experiment whose data lacks a column (it must not break the page)."""
     work = tmp_path_factory.mktemp("work")
     (work / "broken.csv").write_text("user_id,variant,convertd\n1,control,0\n2,treatment,1\n")
-    text = (ROOT / "scenarios" / "experiments.yaml").read_text().replace("path: data/", f"path: {ROOT}/scenarios/data/")
+    text = (ROOT / "scenarios" / "experiments" / "weekly.yaml").read_text().replace("path: data/", f"path: {ROOT}/scenarios/experiments/data/")
     text += """
   - name: broken_export
     start_date: 2026-11-02

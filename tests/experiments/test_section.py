@@ -21,7 +21,7 @@ def context(base_dir: Path) -> RunContext:
 
 @pytest.fixture(scope="module")
 def result():
-    data, lines = parse_yaml_text("file: experiments.yaml\nweek: 2026-W47\n", "scenario.yaml")
+    data, lines = parse_yaml_text("file: experiments/weekly.yaml\nweek: 2026-W47\n", "scenario.yaml")
     config = parse_model(SECTION.config_model, data, "scenario.yaml", lines)
     return SECTION.run(config, context(ROOT / "scenarios"))
 
@@ -49,9 +49,9 @@ def test_decisions_and_channel_multipliers(result):
 
 def test_no_multiplier_without_ship(tmp_path):
     """The same link on an experiment that does not ship contributes nothing."""
-    text = (ROOT / "scenarios" / "experiments.yaml").read_text()
+    text = (ROOT / "scenarios" / "experiments" / "weekly.yaml").read_text()
     text = text.replace("expected_weekly_users: 1000\n", "expected_weekly_users: 1000\n    applies_to: {channel: display}\n")
-    (tmp_path / "experiments.yaml").write_text(text.replace("data/", str(ROOT / "scenarios" / "data") + "/"))
+    (tmp_path / "experiments.yaml").write_text(text.replace("data/", str(ROOT / "scenarios" / "experiments" / "data") + "/"))
     config = ExperimentsSectionConfig(file="experiments.yaml", week="2026-W47")
     res = SECTION.run(config, context(tmp_path))
     assert res.decisions["promo_banner"].action == "stop"

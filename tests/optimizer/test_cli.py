@@ -132,3 +132,11 @@ def test_schema_commands_print_json():
         assert json.loads(res.stdout)["title"].startswith("dmpopt")
     res = runner.invoke(app, ["schema", "nope"])
     assert res.exit_code == 1 and "expected one of" in res.stderr
+
+
+def test_validate_checks_every_file_and_fails_if_any_is_bad():
+    bad = FIXTURES / "two_defects.yaml"
+    res = runner.invoke(app, ["validate", str(bad), str(ARTICLE)])
+    assert res.exit_code == 1
+    assert f"ok: {ARTICLE} is a valid scenario" in res.stdout  # the good file after the bad one was checked
+    assert "cost_per_unit is -5" in res.stderr

@@ -85,11 +85,11 @@ def test_cli_prints_table_and_writes_plot(tmp_path):
 
 
 def test_shipped_simulate_example_runs(tmp_path):
-    """scenarios/bandit_simulate.yaml validates, and runs at a shorter horizon (3,000 decisions,
+    """scenarios/bandit/simulate.yaml validates, and runs at a shorter horizon (3,000 decisions,
     1 run) to keep the unit suite fast; the file's full size runs in a few seconds by hand."""
     from optimizer.validation import load_model
 
-    cfg = load_model(SimulationConfig, ROOT / "scenarios" / "bandit_simulate.yaml")
+    cfg = load_model(SimulationConfig, ROOT / "scenarios" / "bandit" / "simulate.yaml")
     small = cfg.model_copy(update={"horizon": 3000, "n_runs": 1})
     res = run_simulation(small)
     assert {o.label for o in res.outcomes} == {p.label for p in cfg.policies}

@@ -497,3 +497,11 @@ def test_decision_stream_is_philox_keyed_by_seed_at_counter_seq():
         if seq % 2:
             store.reward(d.decision_id, float(rng.random() < 0.5), now=T0)
     store.close()
+
+
+def test_default_reward_must_be_a_valid_reward(store):
+    """The config accepts default_reward 0.5 for a binary campaign (it is inside [0, 1]), but the
+    policy would refuse it at every expiry; the store refuses the campaign up front instead."""
+    with pytest.raises(ScenarioError, match="default_reward is 0.5; .*must be 0 or 1"):
+        store.create_campaign(campaign(default_reward=0.5), seed=1)
+    assert store.list_campaigns() == []

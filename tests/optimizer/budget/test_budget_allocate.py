@@ -7,9 +7,14 @@ import math
 
 import numpy as np
 import pytest
-from budgetkit import config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))  # budgetkit (--import-mode=importlib)
+from budgetkit import config  # noqa: E402
 
 from optimizer.budget import allocate
 from optimizer.budget.synthetic import synthetic_config

@@ -11,7 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from budgetkit import article_config
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))  # budgetkit (--import-mode=importlib)
+from budgetkit import article_config  # noqa: E402
 
 from optimizer.budget import allocate
 

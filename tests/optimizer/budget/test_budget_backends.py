@@ -8,7 +8,12 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from budgetkit import article_config, config
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))  # budgetkit (--import-mode=importlib)
+from budgetkit import article_config, config  # noqa: E402
 
 from optimizer.budget import allocate
 from optimizer.budget.backends import BACKENDS, EXACT_BACKENDS, SolveStatus, get_backend

@@ -47,6 +47,9 @@ def test_every_budget_fixture_is_tested() -> None:
 def test_config_is_frozen_and_forbids_extra() -> None:
     from pydantic import ValidationError
 
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # budgetkit (--import-mode=importlib)
     from budgetkit import article_config
 
     cfg = article_config()

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from budgetkit import article_config, config
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))  # budgetkit (--import-mode=importlib)
+from budgetkit import article_config, config  # noqa: E402
 
 from optimizer.budget import allocate
 from optimizer.budget.allocate import raise_if_infeasible

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from budgetkit import article_config
 from typer.testing import CliRunner
+
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))  # budgetkit (--import-mode=importlib)
+from budgetkit import article_config  # noqa: E402
 
 from optimizer.budget import allocate
 from optimizer.budget.section import SECTION, budget_files, budget_markdown

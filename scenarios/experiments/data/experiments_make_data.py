@@ -1,6 +1,6 @@
-"""Generate the small example data of ``scenarios/experiments.yaml`` (deterministic, seed 2026).
+"""Generate the small example data of ``scenarios/experiments/weekly.yaml`` (deterministic, seed 2026).
 
-Run ``python scenarios/data/experiments_make_data.py`` from the repository root to rebuild:
+Run ``python scenarios/experiments/data/experiments_make_data.py`` from the repository root to rebuild:
 
 - ``experiments_checkout_users.csv``: one row per user (exposure time, variant, converted 0/1,
   revenue, pre-period revenue, sessions, country, device); treatment lifts conversion ~ +15 %.
