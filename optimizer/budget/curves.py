@@ -156,7 +156,9 @@ class Curve:
             return best
         pos = (a > 0) & (g > 0)
         if pos.any():
-            t = np.where(pos, g / np.where(pos, a, 1.0), 1.0)
+            with np.errstate(over="ignore"):  # a tiny weight on response: the slope target is huge
+                t = np.where(pos, g / np.where(pos, a, 1.0), 1.0)
+            t = np.minimum(t, 1e300)
             up = np.where(finite, upper, 1e18)
             xs = self._argmax_stationary(t, up)
             val = a * self.value(xs) - g * xs

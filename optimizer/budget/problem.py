@@ -340,12 +340,16 @@ def refine_pieces(model: BudgetModel, pieces: Pieces, x_cell: np.ndarray, split:
     """Split, into ``split`` equal parts, each nonlinear piece that holds or touches its cell's spend.
 
     The chord error that matters is the one at the optimum; refining only there keeps the LP
-    small while the certified gap shrinks about ``split**2``-fold per round.
+    small while the certified gap shrinks about ``split**2``-fold per round. Runs of nonlinear
+    pieces away from the spend (not marked, not next to a marked piece) are merged into one chord:
+    the chord value at the spend depends only on the breakpoints around it, so merging far pieces
+    keeps the LP's value at the current plan while the piece count per cell stays about constant.
     """
     x = x_cell[pieces.cell]
     tol = 1e-9 * np.maximum(pieces.hi, 1.0)
     nonlinear = np.array([not c.is_piecewise_linear for c in model.curves])[model.cells.channel[pieces.cell]]
     mark = nonlinear & (pieces.lo <= x + tol) & (x <= pieces.hi + tol)
+    pieces, mark = _merge_far(pieces, mark, nonlinear)
     reps = np.where(mark, split, 1)
     cell = np.repeat(pieces.cell, reps)
     lo0 = np.repeat(pieces.lo, reps)
@@ -354,7 +358,26 @@ def refine_pieces(model: BudgetModel, pieces: Pieces, x_cell: np.ndarray, split:
     k = np.arange(cell.size) - np.repeat(start, reps)
     lo = lo0 + k * w
     hi = np.where(k == np.repeat(reps, reps) - 1, np.repeat(pieces.hi, reps), lo0 + (k + 1) * w)
-    return make_pieces(model, cell, lo, hi)
+    return make_pieces(model, cell, lo, hi)  # slopes recomputed for merged and split pieces
+
+
+def _merge_far(pieces: Pieces, mark: np.ndarray, nonlinear: np.ndarray) -> tuple[Pieces, np.ndarray]:
+    """Merge consecutive nonlinear pieces of a cell that are neither marked nor next to a marked one."""
+    n = pieces.n
+    if n == 0:
+        return pieces, mark
+    same_prev = np.concatenate([[False], pieces.cell[1:] == pieces.cell[:-1]])
+    same_next = np.concatenate([pieces.cell[:-1] == pieces.cell[1:], [False]])
+    near = mark | (np.concatenate([[False], mark[:-1]]) & same_prev) | (np.concatenate([mark[1:], [False]]) & same_next)
+    keep = near | ~nonlinear
+    # a new merged piece starts at every kept piece, after a kept piece, and at every new cell
+    starts = keep | ~same_prev | np.concatenate([[True], keep[:-1]])
+    if starts.all():
+        return pieces, mark
+    first = np.flatnonzero(starts)
+    last = np.concatenate([first[1:] - 1, [n - 1]])
+    merged = Pieces(pieces.cell[first], pieces.lo[first], pieces.hi[last], pieces.slope[first])
+    return merged, mark[first] & (first == last)
 
 
 def build_lp(model: BudgetModel, pieces: Pieces, x_guess: np.ndarray | None = None

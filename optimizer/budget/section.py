@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from optimizer.budget.advanced.schema import AdvancedBudget
 from optimizer.budget.config import BudgetConfig
 from optimizer.sections import RunContext, SectionSpec
 
 
 def run_budget(config: BudgetConfig, ctx: RunContext) -> Any:
     """Solve the budget of a scenario. Infeasible plans come back with status "infeasible"."""
+    from optimizer.budget.advanced import hooks
+
+    if hooks.uses_advanced(config):  # integer rules, S-curves, adstock, targets, frontier, risk
+        return hooks.run_advanced(config, ctx)
     from optimizer.budget.allocate import allocate
 
     currency = ctx.options.get("currency") if ctx.options else None
@@ -23,6 +28,10 @@ def run_budget(config: BudgetConfig, ctx: RunContext) -> Any:
 
 def budget_files(result: Any) -> dict[str, bytes]:
     """``allocations.csv`` (one row per channel x segment x period) and ``channel_totals.csv``."""
+    if hasattr(result, "mip_gap"):  # an advanced plan: also frontier / risk tables and plots
+        from optimizer.budget.advanced import hooks
+
+        return hooks.files(result)
     return {
         "allocations.csv": result.allocations.to_csv(index=False).encode("utf-8"),
         "channel_totals.csv": result.channel_totals.to_csv(index=False).encode("utf-8"),
@@ -31,6 +40,10 @@ def budget_files(result: Any) -> dict[str, bytes]:
 
 def budget_markdown(result: Any) -> str:
     """The budget part of plan.md."""
+    if hasattr(result, "mip_gap"):
+        from optimizer.budget.advanced import hooks
+
+        return hooks.markdown(result)
     from optimizer.budget.money import money, rate_text, response_text
 
     cur, ru = result.currency, result.response_unit
@@ -58,7 +71,7 @@ def budget_markdown(result: Any) -> str:
 
 SECTION = SectionSpec(
     name="budget",
-    config_model=BudgetConfig,
+    config_model=AdvancedBudget,  # BudgetConfig + S-curves + the ``advanced:`` key
     run=run_budget,
     files=budget_files,
     markdown=budget_markdown,

@@ -5,8 +5,9 @@ of a piece rises with its chord slope (spend rows weigh every piece 1; response 
 its slope, with a dual whose sign keeps the order), so an optimal solution fills a group's pieces
 in falling slope order: a full prefix, at most one partial piece, an empty suffix.
 
-So each group's pieces, sorted by slope, are cut into contiguous *blocks*, and each block is one
-LP column (spend spread over its pieces in proportion to their widths; its coefficients are the
+So each group's pieces, sorted by slope, are cut into contiguous *blocks* (single pieces next to
+the stop guessed from the warm start, then blocks of 4, 16, 64... pieces further out), and each
+block is one LP column (spend spread over its pieces in proportion to their widths; its coefficients are the
 width-weighted averages). Blocks are exact knapsack aggregates for spend rows, so the small LP is
 an inner approximation of the full one. After each solve, every block that is partly filled, or
 holds a piece whose reduced cost (under the small LP's duals) disagrees with the block's fill, is
@@ -31,12 +32,14 @@ from optimizer.budget.problem import LPProblem
 
 #: Columns below which the LP is passed to the solver whole.
 SIFT_ABOVE_COLUMNS = 4000
-#: Parts a flagged block is split into; initial blocks per group; single pieces kept on each
-#: side of a group's guessed stop. Small first LPs and several cheap rounds were faster than
-#: large first LPs (docs/performance-budget.md).
+#: Parts a flagged block is split into; initial blocks per group without a guess; single pieces
+#: kept on each side of a group's guessed stop; flagged blocks this small become single pieces.
+#: Small first LPs and several cheap rounds were faster than large first LPs
+#: (docs/performance-budget.md).
 SPLIT = 8
 INITIAL_BLOCKS = 4
 NEAR_STOP = 2
+SINGLES_BELOW = 8
 MAX_ROUNDS = 60
 
 
@@ -58,7 +61,7 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
     pos = np.arange(n)
     offset = pos - g_start[grp]
     size = (g_end - g_start)[grp]
-    # initial blocks: SPLIT equal parts per group, plus single pieces around the guessed stop
+    # initial blocks without a guess: INITIAL_BLOCKS equal parts per group
     step = np.maximum(1, -(-size // INITIAL_BLOCKS))
     start = (offset % step) == 0
     if problem.start is not None:
@@ -66,8 +69,11 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
         base = np.where(g_start > 0, cum[np.maximum(g_start - 1, 0)], 0.0)
         fill = np.bincount(grp, weights=problem.start[order], minlength=n_groups)
         stop = np.clip(np.searchsorted(cum, base + fill, side="left"), g_start, np.maximum(g_end - 1, g_start))
-        near = np.abs(pos - stop[grp]) <= NEAR_STOP
-        start |= near | np.concatenate([[False], near[:-1]])
+        # blocks grow geometrically away from the guessed stop (1, 1, 4, 16, 64... pieces), so
+        # the first LP is already fine where the answer probably is
+        d = np.abs(pos - stop[grp])
+        start = (d <= NEAR_STOP) | ((d & (d - 1)) == 0) & ((np.log2(np.maximum(d, 1)).astype(np.int64) % 2) == 0)
+        start |= np.concatenate([[False], d[:-1] <= NEAR_STOP])
     start[g_start[g_start < n]] = True
     A_csc = problem.A.tocsc()
     A_sorted = A_csc[:, order]  # columns in group/slope order: a block is a contiguous column range
@@ -119,6 +125,7 @@ def solve_sifted(problem: LPProblem, group_of_col: np.ndarray, slope_of_col: np.
         b_first = np.searchsorted(block, np.arange(nb), side="left")
         sel = need[block]
         off = pos - b_first[block]
-        bstep = np.maximum(1, -(-counts // SPLIT))
+        # small flagged blocks go straight to single pieces: one more round instead of log_8(size)
+        bstep = np.where(counts <= SINGLES_BELOW, 1, np.maximum(1, -(-counts // SPLIT)))
         start |= sel & ((off % bstep[block]) == 0)
     return solve(problem, max(1.0, time_limit_seconds - (time.perf_counter() - t0)))

@@ -311,6 +311,36 @@ def store_choose_us(url: str, n: int, **kwargs) -> tuple[float, float]:
     return out
 
 
+def store_choose_tail(path: str, page_size: int, n: int) -> dict:
+    """In-process ``store.choose`` latency distribution on a new SQLite file with ``page_size``
+    (the service's settings: background checkpoints), and the WAL bytes written per call."""
+    import sqlite3
+
+    from optimizer.bandit.store_sqlite import SQLiteStore
+
+    conn = sqlite3.connect(path)  # fix the page size before the store creates its schema
+    conn.execute(f"PRAGMA page_size={page_size}")
+    conn.execute("CREATE TABLE _size(a)")
+    conn.execute("DROP TABLE _size")
+    conn.commit()
+    conn.close()
+    st = SQLiteStore(path, background_checkpoint=True, wal_restart_bytes=1 << 40)  # no restarts: count bytes
+    st.create_campaign({"name": "bench", "arms": [{"name": f"arm{i}"} for i in range(5)]}, seed=1)
+    for _ in range(100):
+        st.choose("bench")
+    wal0 = os.path.getsize(path + "-wal")
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        st.choose("bench")
+        lat.append(time.perf_counter() - t)
+    wal_per_call = (os.path.getsize(path + "-wal") - wal0) / n
+    st.close()
+    lat.sort()
+    return {"page_size": page_size, "mean_us": sum(lat) / n * 1e6, "p50_ms": lat[n // 2] * 1e3,
+            "p99_ms": lat[int(0.99 * n)] * 1e3, "max_ms": lat[-1] * 1e3, "wal_bytes_per_call": wal_per_call}
+
+
 def asgi_choose_us(n: int) -> tuple[float, float]:
     """CPU microseconds per choose through the ASGI app in process (memory store, no sockets):
     (fast path, the same request routed through FastAPI)."""
@@ -402,6 +432,11 @@ def main() -> None:
           f"{auto[0]:.0f}/{auto[1]:.0f}, sqlite background checkpoint {background[0]:.0f}/{background[1]:.0f}, "
           f"memory {memory[0]:.0f}/{memory[1]:.0f}; wall ratio auto/background {auto[0] / background[0]:.2f}")
 
+    for page_size in (4096, 1024):
+        r = store_choose_tail(f"{tmp}/tail{page_size}.db", page_size, 3 * n)
+        print(f"store.choose in process, SQLite page_size {page_size}, {3 * n} calls: mean {r['mean_us']:.0f} us, "
+              f"p50 {r['p50_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms, max {r['max_ms']:.1f} ms, "
+              f"{r['wal_bytes_per_call']:.0f} WAL bytes per call")
     fast_us, slow_us = asgi_choose_us(n)
     print(f"ASGI choose in process (memory store), CPU us per request: fast path {fast_us:.0f}, "
           f"through FastAPI routing {slow_us:.0f}; ratio {slow_us / fast_us:.2f}")
@@ -410,6 +445,7 @@ def main() -> None:
     port = free_port()
     hello = start_server([py, "-c", _HELLO_APP, str(port), "1", "1"], port, env)
     try:
+        results["hello_1w_2clients"] = measured(hello.pid, throughput, port, "/hello", b"", clients=2, seconds=seconds)
         results["hello_1w"] = measured(hello.pid, throughput, port, "/hello", b"", clients=4, seconds=seconds)
     finally:
         stop_server(hello)
@@ -422,6 +458,10 @@ def main() -> None:
         create_campaign(port)
         path, body = "/v1/campaigns/bench/choose", b"{}"
         results["choose_warmup"] = throughput(port, path, body, clients=2, seconds=1.0)
+        # as many client processes as cores, and twice that (on 2 cores the load generator competes
+        # with the 2 workers for CPU: more clients is not more load)
+        results["choose_throughput_2clients"] = measured(server.pid, throughput, port, path, body, clients=2,
+                                                         seconds=seconds)
         results["choose_throughput"] = measured(server.pid, throughput, port, path, body, clients=4, seconds=seconds)
         results["choose_latency_1000rps"] = measured(server.pid, latency, port, path, body, rate=1000,
                                                      seconds=seconds, connections=4)
@@ -446,14 +486,15 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     for name, r in results.items():
         print(f"{name:28s} " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
-    tp, base = results["choose_throughput"]["rps"], results["hello_1w"]["rps"]
+    tp = max(results["choose_throughput"]["rps"], results["choose_throughput_2clients"]["rps"])
+    base = max(results["hello_1w"]["rps"], results["hello_1w_2clients"]["rps"])
     lat, nagle = results["choose_latency_1000rps"], results["choose_latency_nagle_on"]
-    print(f"ratio choose/s vs bare hello (1 worker): {tp / base:.2f}")
+    print(f"ratio choose/s (2 workers) vs bare hello (1 worker), best of 2 and 4 clients each: {tp / base:.2f}")
     print(f"ratio p99 Nagle-on / TCP_NODELAY: {nagle['p99_ms'] / lat['p99_ms']:.1f}")
     cpu = results["choose_throughput"]["server_cpu_us_per_request"]
     print(f"server CPU per choose {cpu:.0f} us -> {workers} worker(s) on {workers} idle core(s) would serve "
           f"~{workers * 1e6 / cpu:.0f}/s before client and kernel costs (an estimate, not a measurement)")
-    ok_tp = tp >= 2000 and results["choose_throughput"]["errors"] == 0
+    ok_tp = tp >= 2000 and results["choose_throughput"]["errors"] == results["choose_throughput_2clients"]["errors"] == 0
     ok_lat = lat["p99_ms"] <= 5.0 and lat["errors"] == 0
     print(f"target >= 2000 choose/s, 0 errors: {'PASS' if ok_tp else 'FAIL'} ({tp:.0f}/s)")
     print(f"target p99 <= 5 ms at 1000/s, 0 errors: {'PASS' if ok_lat else 'FAIL'} ({lat['p99_ms']:.2f} ms)")

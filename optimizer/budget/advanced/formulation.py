@@ -184,13 +184,15 @@ CONVEX_START_TOLERANCE = 1e-2
 def build(cfg: AdvancedBudget, total_budget: float | None = None,
           extra_breaks: dict[int, np.ndarray] | None = None,
           pieces: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-          tolerance_relative: float | None = None, convex_tolerance_relative: float | None = None) -> Formulation:
+          tolerance_relative: float | None = None, convex_tolerance_relative: float | None = None,
+          n_start: int = 16) -> Formulation:
     """The advanced problem of ``cfg`` (optionally with another total budget amount, currency).
 
     ``extra_breaks`` adds breakpoints (currency, effective spend) to a channel's curve, by channel index;
     ``pieces`` = (cell, lo, hi) replaces the breakpoints altogether (local refinement of LPs);
     ``tolerance_relative`` overrides ``curve_tolerance_relative`` (coarse first pieces);
-    ``convex_tolerance_relative`` overrides the coarse start on convex pieces (:data:`CONVEX_START_TOLERANCE`).
+    ``convex_tolerance_relative`` overrides the coarse start on convex pieces (:data:`CONVEX_START_TOLERANCE`);
+    ``n_start`` is the number of first pieces of a smooth curve before refinement.
     """
     core = core_config(cfg)
     if total_budget is not None and core.total_budget is not None:
@@ -222,7 +224,7 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
                                 "add max_spend to it or a total_budget.")
         ctol = max(CONVEX_START_TOLERANCE, tol) if convex_tolerance_relative is None else convex_tolerance_relative
         b = breakpoints(curve, top, tol, convex_tolerance_relative=ctol,
-                        extra=(extra_breaks or {}).get(ci))
+                        extra=(extra_breaks or {}).get(ci), n_start=n_start)
         if b.size < 2:
             continue
         lo = np.broadcast_to(b[:-1], (cidx.size, b.size - 1))

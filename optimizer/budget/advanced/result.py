@@ -87,9 +87,10 @@ class AdvancedResult:
         "optimal" (certified gap within target), "feasible" (a valid plan, gap above target or solver
         stopped early), "infeasible", "unbounded" or "error".
     objective_name:
-        "max_response", "max_profit", "min_spend", "expected_response" or "cvar_response".
+        "max_response", "max_profit" or "min_spend" (the config's objective).
     objective_value:
-        Objective of the plan on the TRUE curves (response_unit, or currency for profit / spend).
+        Objective of the plan on the TRUE curves (response_unit, or currency for profit / spend);
+        under uncertainty the mean (objective "expected") or CVaR ("cvar") over draws, see ``risk``.
     bound:
         Certified bound on the best objective (upper for maximisation, lower for min_spend).
     optimality_gap:
@@ -138,9 +139,54 @@ class AdvancedResult:
     risk: RiskResult | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def marginal_roi_text(self) -> list[str]:
+        """Per channel, in words: "tv: one more ¥ returns ¥0.056" (spend-weighted over its cells)."""
+        if self.allocations.empty or "marginal_roi" not in self.allocations:
+            return []
+        one = money(1, self.currency).rstrip("1") or "currency unit"
+        out = []
+        for ch, g in self.allocations.groupby("channel", sort=False):
+            w = g["spend"].to_numpy()
+            m = g["marginal_roi"].to_numpy()
+            v = float((m * w).sum() / w.sum()) if w.sum() > 0 else float(m.max())
+            out.append(f"{ch}: one more {one} returns {rate_text(v, self.response_unit, self.currency)}")
+        return out
+
     def summary(self) -> pd.DataFrame:
         """Per-channel totals."""
         return self.channel_totals.copy()
+
+    def headline(self) -> str:
+        """One line for the terminal: objective, spend, certified gap and MIP gap (or why no plan)."""
+        cur, ru = self.currency, self.response_unit
+        if self.status not in ("optimal", "feasible"):
+            return f"budget: no plan ({self.status})"
+        value = (money(self.objective_value, cur) if self.objective_name != "max_response"
+                 else response_text(self.objective_value, ru, cur))
+        risk = f" ({self.risk.objective} over draws)" if self.risk is not None else ""
+        return (f"budget: {self.objective_name}{risk} {value}, spend {money(self.total_spend, cur)} + set-up "
+                f"{money(self.setup_cost, cur)}, certified gap {self.optimality_gap:.1e}, MIP gap {self.mip_gap:.1e}")
+
+    def notes(self) -> list[str]:
+        """Lines under the table: the explanation, marginal ROI, frontier ranging, return distribution."""
+        out = list(self.explanation) + self.marginal_roi_text()
+        if self.frontier is not None:
+            out += [f"frontier: {t}" for t in self.frontier.sentences[:8]]
+        if self.risk is not None:
+            cur, ru, q = self.currency, self.response_unit, self.risk.quantiles
+            out.append(f"return under uncertainty: expected {response_text(self.risk.expected_response, ru, cur)}, "
+                       f"CVaR({self.risk.cvar_level:g}) {response_text(self.risk.cvar_response, ru, cur)}, 5-95 % "
+                       f"{response_text(q['q05'], ru, cur)} - {response_text(q['q95'], ru, cur)}")
+        return out
+
+    def extra_tables(self) -> dict[str, pd.DataFrame]:
+        """The frontier (about a dozen of its levels; all of them are in frontier.csv)."""
+        if self.frontier is None or self.frontier.table.empty:
+            return {}
+        t = self.frontier.table
+        step = max(1, len(t) // 12)
+        cols = ["budget", "spend", "response", "roi", "marginal_roi"]
+        return {"budget frontier (every level in frontier.csv)": t.iloc[::step][cols].reset_index(drop=True)}
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``budget`` section (JSON-safe, snake_case)."""
@@ -157,6 +203,8 @@ class AdvancedResult:
             "currency": self.currency,
             "allocations": _records(self.allocations),
             "channel_totals": _records(self.channel_totals),
+            "binding_constraints": [],
+            "marginal_roi": self.marginal_roi_text(),
             "warnings": list(self.warnings),
             "explanation": list(self.explanation),
             "solver": {"name": self.solver, "version": self.solver_version},

@@ -157,10 +157,18 @@ def allocate_risk(cfg: AdvancedBudget, currency: str | None = None, solver: str 
                       tuple(float(v_) for v_ in R))
     ch_names = np.array([ch.name for ch in cfg.channels], dtype=object)
     mean_cell = resp_draw.mean(axis=0)
+    slope_draw = np.zeros((S, n))
+    for s in range(S):
+        for ci, curve in enumerate(curves[s]):
+            m = cells.channel == ci
+            slope_draw[s, m] = np.nan_to_num(curve.slope(x[m]), posinf=np.inf) * cells.multiplier[m]
+    cpu = np.array([ch.cost_per_unit if ch.cost_per_unit is not None else np.nan for ch in cfg.channels])
     with np.errstate(invalid="ignore", divide="ignore"):
         alloc = pd.DataFrame({"channel": ch_names[cells.channel], "segment": np.array(model.segment_names, dtype=object)[cells.segment],
                               "period": np.array(model.period_names, dtype=object)[cells.period], "spend": x,
-                              "response": mean_cell, "roi": np.where(x > 0, mean_cell / np.where(x > 0, x, 1), np.nan)})
+                              "units": x / cpu[cells.channel], "response": mean_cell,
+                              "roi": np.where(x > 0, mean_cell / np.where(x > 0, x, 1), np.nan),
+                              "marginal_roi": slope_draw.mean(axis=0)})
         n_c = len(ch_names)
         sc = np.bincount(cells.channel, weights=x, minlength=n_c)
         rc = np.bincount(cells.channel, weights=mean_cell, minlength=n_c)
@@ -171,7 +179,7 @@ def allocate_risk(cfg: AdvancedBudget, currency: str | None = None, solver: str 
     status = "optimal" if sol.status == SolveStatus.OPTIMAL and gap <= target else "feasible"
     warnings = () if status == "optimal" else (f"the certified optimality gap is {gap:.2e}, above the target {target:.1e}",)
     return AdvancedResult(
-        status=status, objective_name=f"{unc.objective}_response", objective_value=value, bound=upper,
+        status=status, objective_name=cfg.objective.kind, objective_value=value, bound=upper,
         optimality_gap=gap, mip_gap=0.0, total_spend=float(x.sum()), setup_cost=0.0, total_response=mean,
         allocations=alloc, channel_totals=totals, warnings=warnings, solver=sol.solver,
         solver_version=sol.solver_version, n_variables=ncol, n_integer=0, n_rows=nr,

@@ -121,12 +121,13 @@ def chord_error(curve: AnyCurve, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def breakpoints(curve: AnyCurve, upper: float, tolerance_relative: float, max_pieces: int = 4096,
-                convex_tolerance_relative: float | None = None, extra: np.ndarray | None = None) -> np.ndarray:
+                convex_tolerance_relative: float | None = None, extra: np.ndarray | None = None,
+                n_start: int = 16) -> np.ndarray:
     """Breakpoints ``0 = b0 < ... < bK = upper`` (currency) with small chord errors.
 
     Linear curves get one piece, tables their knots; smooth curves start from 16 pieces (quadratic
     spacing for concave curves, uniform plus the inflection for S-curves) and pieces are halved until
-    every concave piece's ``f - chord <= tolerance_relative x f(upper)`` and every convex piece's
+    every concave piece's ``f - chord <= tolerance_relative x f(upper)`` (``n_start`` first pieces) and every convex piece's
     ``chord - f <= convex_tolerance_relative x f(upper)`` (default: the same tolerance). A coarse
     convex tolerance keeps the number of binaries small; :func:`allocate_advanced` then refines the
     pieces a plan actually lands in (``extra`` breakpoints).
@@ -145,11 +146,11 @@ def breakpoints(curve: AnyCurve, upper: float, tolerance_relative: float, max_pi
         kx = curve.knots_x[curve.knots_x < upper]
         return np.concatenate([kx, [upper]])
     if curve.kind == "s_hill":
-        b = np.linspace(0.0, upper, 17)
+        b = np.linspace(0.0, upper, n_start + 1)
         if 0 < curve.inflection < upper:
             b = np.unique(np.concatenate([b, [curve.inflection]]))
     else:
-        b = upper * (np.arange(17) / 16.0) ** 2
+        b = upper * (np.arange(n_start + 1) / n_start) ** 2
     if extra is not None and extra.size:
         b = np.unique(np.concatenate([b, extra[(extra > 0) & (extra < upper)]]))
     scale = float(curve.value(np.array(upper)))

@@ -71,7 +71,8 @@ def _none(status: SolveStatus, solver: str, version: str, t: float, msg: str) ->
 class HighsModel:
     """A problem loaded in HiGHS, kept for re-solves (frontier: change the budget row and run again)."""
 
-    def __init__(self, problem: LPProblem, mip_gap: float = 1e-4, time_limit_seconds: float = 120.0) -> None:
+    def __init__(self, problem: LPProblem, mip_gap: float = 1e-4, time_limit_seconds: float = 120.0,
+                 lp_algorithm: str = "auto") -> None:
         import highspy
 
         self.problem = problem
@@ -82,7 +83,9 @@ class HighsModel:
         h.setOptionValue("time_limit", float(time_limit_seconds))
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         self.is_mip = bool(problem.integrality.any())
-        if not self.is_mip and problem.n_cols > IPM_ABOVE_COLUMNS:
+        if lp_algorithm in ("simplex", "ipm"):
+            h.setOptionValue("solver", lp_algorithm)
+        elif not self.is_mip and problem.n_cols > IPM_ABOVE_COLUMNS:
             # large separable LPs: interior point (+ crossover to a vertex) beats the dual simplex here
             h.setOptionValue("solver", "ipm")
         A = problem.A.tocsc()
@@ -166,11 +169,15 @@ class HighsModel:
 
 
 def solve(problem: LPProblem, solver: str = "highs", mip_gap: float = 1e-4,
-          time_limit_seconds: float = 120.0) -> MipSolution:
-    """Solve ``problem`` (maximise) with ``solver`` in ``MIP_SOLVERS``."""
+          time_limit_seconds: float = 120.0, lp_algorithm: str = "auto") -> MipSolution:
+    """Solve ``problem`` (maximise) with ``solver`` in ``MIP_SOLVERS``.
+
+    ``lp_algorithm`` (HiGHS only): "auto" (interior point above :data:`IPM_ABOVE_COLUMNS` columns,
+    else HiGHS' choice), "simplex" or "ipm".
+    """
     key = solver.lower()
     if key == "highs":
-        return HighsModel(problem, mip_gap, time_limit_seconds).run()
+        return HighsModel(problem, mip_gap, time_limit_seconds, lp_algorithm).run()
     if key in ("cbc", "scip"):
         return _solve_pywraplp(problem, key, mip_gap, time_limit_seconds)
     raise ScenarioError(f"mip_solver is {solver!r}; it must be one of {', '.join(MIP_SOLVERS)}. "
