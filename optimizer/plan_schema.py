@@ -87,6 +87,7 @@ class BudgetSectionDoc(BaseModel):
 
     model_config = _OPEN  # later minor versions add keys (MIP gap, frontier...)
     status: Status = Field(description="optimal (certified gap within target), feasible, infeasible, unbounded, error.")
+    adjustments: list[str] = Field(description="What earlier sections changed before solving (experiment multipliers, churn retention).")
     objective: Objective
     total_spend: float | None = Field(description="Total spend, currency over the horizon.")
     total_response: float | None = Field(description="Total response (response unit).")

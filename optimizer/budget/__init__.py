@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def allocate(config: BudgetConfig, solver: str | None = "highs", currency: str | None = None,
              method: str | None = None) -> "BudgetResult":
-    """Allocate the budget; see :func:`optimizer.budget.allocate.allocate`."""
-    from optimizer.budget.allocate import allocate as _allocate
+    """Allocate the budget; see :func:`optimizer.budget.allocation.allocate`."""
+    from optimizer.budget.allocation import allocate as _allocate
 
     return _allocate(config, solver=solver, currency=currency, method=method)
 

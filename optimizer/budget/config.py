@@ -186,6 +186,10 @@ class Channel(_Model):
     frozen_spend: float | None = Field(
         None, ge=0, description="Fix the channel's total spend to this amount (currency)."
     )
+    response_multiplier: float = Field(
+        1.0, gt=0, description="Scales the channel's response in every cell (1.12 = 12 % better, e.g. a winning "
+        "creative). An `experiments:` section that ships a change for this channel multiplies it further."
+    )
     segments: list[str] | None = Field(None, description="Segments the channel can reach (default: all).")
     periods: list[str] | None = Field(None, description="Periods the channel runs in (default: all).")
 
@@ -311,6 +315,11 @@ class BudgetConfig(_Model):
         description="'greedy' (sorted slopes; exact when only the total budget binds), 'lp', or 'auto'.",
     )
     time_limit_seconds: float = Field(120.0, gt=0, description="Wall-clock limit for each solver call.")
+    churn_retention: Literal["reserve", "ignore"] = Field(
+        "reserve",
+        description="When the scenario has a `churn:` section: 'reserve' takes the retention contacts' cost out of "
+        "total_budget before the channels are planned; 'ignore' plans without it.",
+    )
 
     @model_validator(mode="after")
     def _cross(self) -> "BudgetConfig":

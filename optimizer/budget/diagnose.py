@@ -119,7 +119,7 @@ def obvious_conflicts(model: BudgetModel, currency: str | None) -> list[str]:
 
 def _target_unreachable(model: BudgetModel, currency: str | None) -> list[str]:
     """For min_spend: compare the target with the most response any plan within the limits reaches."""
-    from optimizer.budget.allocate import allocate
+    from optimizer.budget.allocation import allocate
 
     cfg = model.config
     probe = cfg.model_copy(update={"objective": MaxResponse(kind="max_response")})

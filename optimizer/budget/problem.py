@@ -75,7 +75,7 @@ class Cells:
     channel, segment, period:
         Integer indices into the config's channels, segment names and period names.
     multiplier:
-        Segment x period response multiplier of the cell (dimensionless).
+        Channel x segment x period response multiplier of the cell (dimensionless).
     upper:
         Largest spend (currency) the cell can take, implied by the limits; may be ``inf``.
     outer:
@@ -204,7 +204,8 @@ def build_model(config: BudgetConfig) -> BudgetModel:
     if amount is not None:
         outer = np.minimum(outer, amount)
     upper = np.minimum(ch_bounds[c_idx, 1], outer)
-    cells = Cells(c_idx, s_idx, p_idx, seg_mult[s_idx] * per_mult[p_idx], upper, outer)
+    ch_mult = np.array([ch.response_multiplier for ch in channels], dtype=float)
+    cells = Cells(c_idx, s_idx, p_idx, ch_mult[c_idx] * seg_mult[s_idx] * per_mult[p_idx], upper, outer)
 
     groups: list[RowGroup] = []
     if config.total_budget is not None:

@@ -121,6 +121,7 @@ class BudgetResult:
     binding_constraints: tuple[BindingConstraint, ...] = ()
     warnings: tuple[str, ...] = ()
     explanation: tuple[str, ...] = ()
+    adjustments: tuple[str, ...] = ()  # what earlier sections changed (see optimizer.budget.upstream)
     solver: str = "highs"
     solver_version: str = ""
     method: str = "lp"
@@ -149,7 +150,8 @@ class BudgetResult:
 
     def notes(self) -> list[str]:
         """Lines printed under the table: the explanation, shadow prices, marginal ROI."""
-        return list(self.explanation) + [b.text for b in self.binding_constraints] + list(self.marginal_roi_text)
+        return (list(self.adjustments) + list(self.explanation) + [b.text for b in self.binding_constraints]
+                + list(self.marginal_roi_text))
 
     def summary(self) -> pd.DataFrame:
         """Per-channel totals (the plan's main table)."""
@@ -159,6 +161,7 @@ class BudgetResult:
         """The plan's ``budget`` section (JSON-safe, snake_case)."""
         return {
             "status": self.status,
+            "adjustments": list(self.adjustments),
             "objective": {"name": self.objective_name, "value": _clean(self.objective_value),
                           "certified_bound": _clean(self.bound)},
             "total_spend": _clean(self.total_spend),

@@ -16,14 +16,21 @@ from optimizer.sections import RunContext, SectionSpec
 
 def run_budget(config: BudgetConfig, ctx: RunContext) -> Any:
     """Solve the budget of a scenario. Infeasible plans come back with status "infeasible"."""
-    from optimizer.budget.advanced import hooks
+    import dataclasses
 
-    if hooks.uses_advanced(config):  # integer rules, S-curves, adstock, targets, frontier, risk
-        return hooks.run_advanced(config, ctx)
-    from optimizer.budget.allocate import allocate
+    from optimizer.budget.advanced import hooks
+    from optimizer.budget.upstream import apply_upstream
 
     currency = ctx.options.get("currency") if ctx.options else None
-    return allocate(config, solver=ctx.solver, currency=currency)
+    # experiments and churn ran first: a shipped creative scales a channel, retention takes its share
+    config, adjustments = apply_upstream(config, ctx.results, currency)
+    if hooks.uses_advanced(config):  # integer rules, S-curves, adstock, targets, frontier, risk
+        result = hooks.run_advanced(config, ctx)
+    else:
+        from optimizer.budget.allocation import allocate
+
+        result = allocate(config, solver=ctx.solver, currency=currency)
+    return dataclasses.replace(result, adjustments=adjustments) if adjustments else result
 
 
 def budget_files(result: Any) -> dict[str, bytes]:
@@ -39,7 +46,16 @@ def budget_files(result: Any) -> dict[str, bytes]:
 
 
 def budget_markdown(result: Any) -> str:
-    """The budget part of plan.md."""
+    """The budget part of plan.md, with what earlier sections changed listed first."""
+    text = _budget_markdown(result)
+    if not result.adjustments:
+        return text
+    head, _, rest = text.partition("\n")
+    adj = ["", "Inputs from other sections:", ""] + [f"- {a}" for a in result.adjustments]
+    return head + "\n" + "\n".join(adj) + "\n" + rest
+
+
+def _budget_markdown(result: Any) -> str:
     if hasattr(result, "mip_gap"):
         from optimizer.budget.advanced import hooks
 

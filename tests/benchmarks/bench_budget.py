@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from optimizer.budget.allocate import allocate, cell_response
+from optimizer.budget.allocation import allocate, cell_response
 from optimizer.budget.estimate import estimate_spend
 from optimizer.budget.problem import build_lp, build_model, initial_pieces
 from optimizer.budget.synthetic import synthetic_config
@@ -50,7 +50,7 @@ def bench_size(n_seg: int, n_weeks: int, label: str, target: float) -> None:
 
 
 def _solve_first(model, pieces, problem):
-    from optimizer.budget.allocate import _cell_groups
+    from optimizer.budget.allocation import _cell_groups
     from optimizer.budget.backends import get_backend
     from optimizer.budget.sifting import solve_sifted
 

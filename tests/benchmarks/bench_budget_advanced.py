@@ -91,7 +91,7 @@ def bench_adstock(n_cells: int, n_weeks: int = 52) -> None:
 
 def bench_separable(n_channels: int, n_segments: int, n_periods: int) -> None:
     """Budget-only separable plan (the structure: sorted marginal returns) through the core allocator."""
-    from optimizer.budget.allocate import allocate
+    from optimizer.budget.allocation import allocate
     from optimizer.budget.synthetic import synthetic_config
 
     cfg = synthetic_config(n_channels, n_segments, n_periods, seed=0, with_limits=False)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from experiments.analysis import AnalysisSettings, compare_table
-from experiments.sequential import boundaries, spending
+from experiments.sequential import boundaries
 from experiments.stats import VariantArrays
 
 REPS = 20_000

@@ -21,7 +21,7 @@ from optimizer.budget.advanced.formulation import Formulation, build, core_confi
 from optimizer.budget.advanced.result import AdvancedResult
 from optimizer.budget.advanced.schema import AdvancedBudget
 from optimizer.budget.advanced.solve import MipSolution, solve
-from optimizer.budget.allocate import relative_gap
+from optimizer.budget.allocation import relative_gap
 from optimizer.budget.backends.base import SolveStatus
 from optimizer.budget.money import money
 
@@ -286,7 +286,7 @@ def _no_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency:
 
 def explain_infeasible(cfg: AdvancedBudget, currency: str | None) -> list[str]:
     """Why the problem has no plan: the core's money diagnosis, then the target, then the integer rules."""
-    from optimizer.budget.allocate import allocate
+    from optimizer.budget.allocation import allocate
 
     out: list[str] = []
     t = cfg.advanced.target

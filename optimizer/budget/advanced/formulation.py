@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.budget.advanced.config import CpaTarget, RoasTarget, SHillResponse
+from optimizer.budget.advanced.config import RoasTarget, SHillResponse
 from optimizer.budget.advanced.schema import AdvancedBudget
 from optimizer.budget.advanced.scurve import AnyCurve, SCurve, breakpoints, chord_error
 from optimizer.budget.config import BudgetConfig, LinearResponse, MinSpend

@@ -127,6 +127,7 @@ class AdvancedResult:
     channel_totals: pd.DataFrame
     warnings: tuple[str, ...] = ()
     explanation: tuple[str, ...] = ()
+    adjustments: tuple[str, ...] = ()  # what earlier sections changed (see optimizer.budget.upstream)
     solver: str = "highs"
     solver_version: str = ""
     n_variables: int = 0
@@ -169,7 +170,7 @@ class AdvancedResult:
 
     def notes(self) -> list[str]:
         """Lines under the table: the explanation, marginal ROI, frontier ranging, return distribution."""
-        out = list(self.explanation) + self.marginal_roi_text()
+        out = list(self.adjustments) + list(self.explanation) + self.marginal_roi_text()
         if self.frontier is not None:
             out += [f"frontier: {t}" for t in self.frontier.sentences[:8]]
         if self.risk is not None:
@@ -192,6 +193,7 @@ class AdvancedResult:
         """The plan's ``budget`` section (JSON-safe, snake_case)."""
         return {
             "status": self.status,
+            "adjustments": list(self.adjustments),
             "objective": {"name": self.objective_name, "value": _clean(self.objective_value),
                           "certified_bound": _clean(self.bound)},
             "optimality_gap": _clean(self.optimality_gap),

@@ -27,7 +27,7 @@ from optimizer.budget.advanced.result import AdvancedResult, RiskResult
 from optimizer.budget.advanced.schema import AdvancedBudget
 from optimizer.budget.advanced.scurve import breakpoints, chord_error
 from optimizer.budget.advanced.solve import solve
-from optimizer.budget.allocate import relative_gap
+from optimizer.budget.allocation import relative_gap
 from optimizer.budget.backends.base import SolveStatus
 from optimizer.budget.curves import Curve
 from optimizer.budget.problem import LPProblem, build_model

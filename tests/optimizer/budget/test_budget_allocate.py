@@ -110,7 +110,7 @@ def test_greedy_and_lp_agree_when_only_the_budget_binds(seed: int) -> None:
 
 def test_sifted_solve_matches_the_whole_lp() -> None:
     """The block (sifting) path and one solve of the whole piece LP give the same optimum."""
-    from optimizer.budget.allocate import _cell_groups
+    from optimizer.budget.allocation import _cell_groups
     from optimizer.budget.backends import get_backend
     from optimizer.budget.estimate import estimate_spend
     from optimizer.budget.problem import build_lp, build_model, initial_pieces

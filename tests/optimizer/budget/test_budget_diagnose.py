@@ -11,7 +11,7 @@ _sys.path.insert(0, str(_Path(__file__).resolve().parent))  # budgetkit (--impor
 from budgetkit import article_config, config  # noqa: E402
 
 from optimizer.budget import allocate
-from optimizer.budget.allocate import raise_if_infeasible
+from optimizer.budget.allocation import raise_if_infeasible
 from optimizer.errors import InfeasibleError
 
 

@@ -9,7 +9,7 @@ from optimizer.budget.advanced.allocate import allocate_advanced
 from optimizer.budget.advanced.plots import frontier_figure, risk_figure
 from optimizer.budget.advanced.risk import cvar_of
 from optimizer.budget.advanced.schema import AdvancedBudget
-from optimizer.budget.allocate import allocate
+from optimizer.budget.allocation import allocate
 from optimizer.budget.advanced.formulation import core_config
 from optimizer.budget.curves import Curve
 

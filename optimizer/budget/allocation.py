@@ -13,10 +13,7 @@ solved again. The maths is in docs/budget-maths.md.
 from __future__ import annotations
 
 import math
-import sys
 import time
-import types
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -372,18 +369,3 @@ def raise_if_infeasible(result: BudgetResult) -> BudgetResult:
     if result.status in ("unbounded", "error"):
         raise SolverError("\n".join(result.explanation))
     return result
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``optimizer.budget.allocate(config)`` work after this submodule has been imported.
-
-    Importing ``optimizer.budget.allocate`` rebinds the package attribute ``allocate`` (the public
-    function, see ``optimizer/budget/__init__.py``) to this module; calling the module forwards
-    to :func:`allocate`, so both spellings keep working whatever the import order.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> BudgetResult:
-        return allocate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
