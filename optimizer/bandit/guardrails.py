@@ -64,6 +64,8 @@ def project_shares(q: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=float)
     lo = np.asarray(lo, dtype=float)
     hi = np.maximum(np.asarray(hi, dtype=float), lo)
+    # Subnormal shares are zero for every purpose here, and dividing a bound by one overflows.
+    q = np.where(q > np.finfo(float).tiny, q, 0.0)
     pos = q > 0
 
     def scaled(t: float) -> np.ndarray:

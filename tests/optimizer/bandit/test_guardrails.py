@@ -102,3 +102,13 @@ def test_guardrail_config_errors_are_clear():
                                      "guardrails": {"max_share": {"emial": 0.5}}}, "c.yaml")
     with pytest.raises(ScenarioError, match="exploration_floor"):
         parse_model(GuardrailConfig, {"exploration_floor": 1.5}, "g.yaml")
+
+
+def test_subnormal_share_does_not_overflow():
+    """Found by hypothesis in the full suite: a share of 5e-324 made ``hi / q`` overflow (a warning,
+    an error under filterwarnings=error). Such a share is zero; the projection still sums to 1."""
+    from optimizer.bandit.guardrails import project_shares
+
+    x = project_shares(np.array([1 - 5e-324, 5e-324, 0.0, 0.0]), np.array([0.1, 0, 0.1, 0]), np.array([0.5, 1, 1, 1]))
+    assert x.sum() == pytest.approx(1.0)
+    assert np.all(x >= [0.1, 0, 0.1, 0]) and np.all(x <= [0.5, 1, 1, 1])

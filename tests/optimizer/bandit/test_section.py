@@ -104,21 +104,12 @@ def test_config_errors():
         run_bandit(cfg, _ctx())
 
 
-def test_shipped_scenario_plans_through_the_runner(monkeypatch, tmp_path):
-    """scenarios/bandit_mix.yaml through load_scenario + runner.run with the section registered
-    the way the lead will register it (SECTION_PATHS["bandit"])."""
-    from optimizer import runner, scenario, sections
+def test_shipped_scenario_plans_through_the_runner():
+    """scenarios/bandit_mix.yaml through load_scenario + runner.run (the registered section)."""
+    from optimizer import runner, scenario
 
-    monkeypatch.setitem(sections.SECTION_PATHS, "bandit", "optimizer.bandit.section:SECTION")
-    sections.load_sections.cache_clear()
-    scenario.scenario_model.cache_clear()
-    try:
-        loaded = scenario.load_scenario(ROOT / "scenarios" / "bandit_mix.yaml")
-        plan = runner.run(loaded)
-    finally:
-        monkeypatch.undo()
-        sections.load_sections.cache_clear()
-        scenario.scenario_model.cache_clear()
+    loaded = scenario.load_scenario(ROOT / "scenarios" / "bandit_mix.yaml")
+    plan = runner.run(loaded)
     res = plan.result("bandit")
     assert res.status == "ok" and plan.status == "ok"
     json.dumps(res.to_dict(), allow_nan=False)

@@ -104,21 +104,7 @@ def test_per_segment_uplift_needs_every_segment(fixtures_dir):
     assert set(r.customers.loc[r.customers.contact, "segment"]) == {"plus"}
 
 
-@pytest.fixture
-def churn_registered(monkeypatch):
-    """Register the churn section as the lead will (one line in SECTION_PATHS), then restore."""
-    from optimizer import scenario, sections
-
-    monkeypatch.setitem(sections.SECTION_PATHS, "churn", "optimizer.churn.section:SECTION")
-    sections.load_sections.cache_clear()
-    scenario.scenario_model.cache_clear()
-    yield
-    monkeypatch.delitem(sections.SECTION_PATHS, "churn")
-    sections.load_sections.cache_clear()
-    scenario.scenario_model.cache_clear()
-
-
-def test_shipped_scenario_plans_through_the_runner(churn_registered):
+def test_shipped_scenario_plans_through_the_runner():
     """scenarios/churn_retention.yaml (the tutorial's scenario) loads and plans with the real runner."""
     from optimizer.runner import run as run_plan
     from optimizer.scenario import load_scenario
