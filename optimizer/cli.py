@@ -124,7 +124,7 @@ def plan(
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="What to print on stdout."),
     solver: Optional[str] = typer.Option(
-        None, "--solver", help="Budget solver: highs (default), cbc, glop, pdlp."
+        None, "--solver", help="Budget solver: highs (default), cbc, glop, pdlp; highs, cbc or scip for budgets with integer rules, S-curves or adstock."
     ),
     seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Seed for random steps (overrides the scenario)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or file list on stderr."),
