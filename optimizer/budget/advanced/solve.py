@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.budget.backends.base import SolveStatus, quiet_stdout
+from optimizer.budget.backends.highs import to_highs_lp
 from optimizer.budget.problem import LPProblem
 from optimizer.errors import ScenarioError
 
@@ -88,25 +89,7 @@ class HighsModel:
         elif not self.is_mip and problem.n_cols > IPM_ABOVE_COLUMNS:
             # large separable LPs: interior point (+ crossover to a vertex) beats the dual simplex here
             h.setOptionValue("solver", "ipm")
-        A = problem.A.tocsc()
-        inf = highspy.kHighsInf
-        lp = highspy.HighsLp()
-        lp.num_col_ = problem.n_cols
-        lp.num_row_ = problem.n_rows
-        lp.col_cost_ = problem.c
-        lp.col_lower_ = np.where(np.isfinite(problem.col_lo), problem.col_lo, -inf)
-        lp.col_upper_ = np.where(np.isfinite(problem.col_hi), problem.col_hi, inf)
-        lp.row_lower_ = np.where(np.isfinite(problem.row_lo), problem.row_lo, -inf)
-        lp.row_upper_ = np.where(np.isfinite(problem.row_hi), problem.row_hi, inf)
-        lp.sense_ = highspy.ObjSense.kMaximize
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = A.indices.astype(np.int32)
-        lp.a_matrix_.value_ = A.data.astype(float)
-        lp.a_matrix_.num_col_ = problem.n_cols
-        lp.a_matrix_.num_row_ = problem.n_rows
-        # a full-length integrality array, zeros for an LP (SOLVER-NOTES: an empty one breaks passModel)
-        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in problem.integrality]
+        lp = to_highs_lp(problem, highspy)
         with quiet_stdout():
             st = h.passModel(lp)
         if st == highspy.HighsStatus.kError:

@@ -8,6 +8,7 @@ simplex without presolve 1.1 s (docs/performance-budget.md). MILPs keep HiGHS' d
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -30,25 +31,7 @@ def solve_highs(problem: LPProblem, time_limit_seconds: float = 120.0) -> Soluti
         h.setOptionValue("presolve", "off")
         h.setOptionValue("solver", "simplex")
         h.setOptionValue("simplex_strategy", 4)
-    A = problem.A.tocsc()
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_ = problem.n_cols
-    lp.num_row_ = problem.n_rows
-    lp.col_cost_ = problem.c
-    lp.col_lower_ = problem.col_lo
-    lp.col_upper_ = np.where(np.isfinite(problem.col_hi), problem.col_hi, inf)
-    lp.row_lower_ = np.where(np.isfinite(problem.row_lo), problem.row_lo, -inf)
-    lp.row_upper_ = np.where(np.isfinite(problem.row_hi), problem.row_hi, inf)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data.astype(float)
-    lp.a_matrix_.num_col_ = problem.n_cols
-    lp.a_matrix_.num_row_ = problem.n_rows
-    if problem.integrality.any():
-        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in problem.integrality]
+    lp = to_highs_lp(problem, highspy)
     with quiet_stdout():
         st = h.passModel(lp)
         if st == highspy.HighsStatus.kError:
@@ -98,3 +81,33 @@ def _set_start_basis(h, highspy, problem: LPProblem) -> None:
     basis.row_status = [B.kBasic] * problem.n_rows
     basis.valid = True
     h.setBasis(basis)
+
+
+def to_highs_lp(problem: LPProblem, highspy: Any) -> Any:
+    """The :class:`LPProblem` as a ``highspy.HighsLp`` (column-wise matrix, maximisation).
+
+    Shared by this backend and the advanced (MILP, warm-started) solver. A MILP gets a
+    full-length integrality list (SOLVER-NOTES: a short one made HiGHS read garbage); an LP gets
+    none, since HighsLp reads an empty list as all-continuous and building 1e6 HighsVarType
+    objects would cost about half a second.
+    """
+    A = problem.A.tocsc()
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = problem.n_cols
+    lp.num_row_ = problem.n_rows
+    lp.col_cost_ = problem.c
+    lp.col_lower_ = np.where(np.isfinite(problem.col_lo), problem.col_lo, -inf)
+    lp.col_upper_ = np.where(np.isfinite(problem.col_hi), problem.col_hi, inf)
+    lp.row_lower_ = np.where(np.isfinite(problem.row_lo), problem.row_lo, -inf)
+    lp.row_upper_ = np.where(np.isfinite(problem.row_hi), problem.row_hi, inf)
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    lp.a_matrix_.num_col_ = problem.n_cols
+    lp.a_matrix_.num_row_ = problem.n_rows
+    if problem.integrality.any():
+        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in problem.integrality]
+    return lp
