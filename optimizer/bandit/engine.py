@@ -86,6 +86,9 @@ class Decision:
         return f"Decision(arm={self.arm!r}, propensity={self.propensity:.4f})"
 
 
+_new_decision = object.__new__
+
+
 @dataclass(frozen=True)
 class BatchDecision:
     """``n`` decisions made from one state.
@@ -175,6 +178,19 @@ def decide(policy: Policy, guardrails: Any = None, rng: np.random.Generator | No
     """
     if rng is None:
         rng = policy.rng
+    if guardrails is None and eligible is None and not policy.budgeted and not policy.contextual:
+        # the common call (no guardrails, all arms, context-free policy): the path below, inlined
+        i = policy.choose(rng, None, None)
+        arms = policy.arms
+        d = _new_decision(Decision)  # Decision(arms[i], i, arms, version, thunk=...) without the call
+        d.arm = arms[i]
+        d.arm_index = i
+        d.policy_version = policy.version
+        d.sticky = False
+        d._arms = arms
+        d._probs = None
+        d._thunk = policy.lazy_probabilities(None, None)
+        return d
     mask = policy.eligible_mask(eligible) if eligible is not None else None
     if policy.budgeted:  # guardrails must not push an arm we cannot pay for
         mask = policy.affordable(mask)

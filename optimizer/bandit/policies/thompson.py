@@ -56,6 +56,34 @@ from optimizer.bandit.policies._quadrature import (
 from optimizer.bandit.policies.base import ArmStats, Policy
 
 
+class _Snapshot:
+    """``lazy_probabilities`` result: the probabilities of the state at ``version``, when called."""
+
+    __slots__ = ("policy", "version", "mask", "stats")
+
+    def __init__(self, policy: "_BlockSampled", version: int, mask: tuple[bool, ...] | None,
+                 stats: tuple[tuple[float, ...], ...]):
+        self.policy = policy
+        self.version = version
+        self.mask = mask
+        self.stats = stats
+
+    def __call__(self) -> np.ndarray:
+        policy, mask = self.policy, self.mask
+        if policy.version == self.version:
+            return policy.cached_probabilities(None, mask)
+        st = policy.stats  # the policy moved on: use the snapshot
+        live = (st.n, st.s, st.q, st.cost)
+        snap = self.stats
+        st.n, st.s = list(snap[0]), list(snap[1])
+        if len(snap) == 4:
+            st.q, st.cost = list(snap[2]), list(snap[3])
+        try:
+            return policy.probabilities(None, mask)
+        finally:
+            st.n, st.s, st.q, st.cost = live
+
+
 class _BlockSampled(Policy):
     """Per-arm buffers of posterior draws (see the module docstring)."""
 
@@ -95,6 +123,8 @@ class _BlockSampled(Policy):
 
     #: per-arm divisor of the draws (budgeted TS: cost per action); None = plain draws.
     _units: list[float] | None = None
+    #: lazy_probabilities snapshots only n and s (True) or n, s, q and cost (False).
+    _snap_ns = False
 
     def choose(self, rng: np.random.Generator, context: np.ndarray | None = None,
                mask: tuple[bool, ...] | None = None) -> int:
@@ -122,28 +152,32 @@ class _BlockSampled(Policy):
         return best_i
 
     def lazy_probabilities(self, context: Any = None, mask: tuple[bool, ...] | None = None):
-        """Snapshot the statistics (a few list copies); integrate only when called."""
-        cached = self._prob_cache.get(mask)
-        if cached is not None:
-            return lambda: cached
-        stats, version = self.stats, self.version
-        n, s, q, cost = list(stats.n), list(stats.s), list(stats.q), list(stats.cost)
-
-        def compute() -> np.ndarray:
-            if self.version == version:
-                return self.cached_probabilities(None, mask)
-            live = (stats.n, stats.s, stats.q, stats.cost)  # the policy moved on: use the snapshot
-            stats.n, stats.s, stats.q, stats.cost = n, s, q, cost
-            try:
-                return self.probabilities(None, mask)
-            finally:
-                stats.n, stats.s, stats.q, stats.cost = live
-
-        return compute
+        """Snapshot the statistics (a few tuples); integrate only when called."""
+        if self._prob_cache:
+            cached = self._prob_cache.get(mask)
+            if cached is not None:
+                return lambda: cached
+        # made on every decision: a slotted object holding tuples is cheaper than a closure over
+        # list copies (the tuples become lists again only if the propensity is read late)
+        stats = self.stats
+        if self._snap_ns:  # plain Beta probabilities read only n and s
+            return _Snapshot(self, self.version, mask, (tuple(stats.n), tuple(stats.s)))
+        return _Snapshot(self, self.version, mask,
+                         (tuple(stats.n), tuple(stats.s), tuple(stats.q), tuple(stats.cost)))
 
     def _add(self, i: int, r: float, c: float, x: Any, propensity: float | None) -> None:
-        self.stats.add(i, r, c)
-        self._invalidate(i)
+        st = self.stats
+        if st.discount is None and st.recent is None:  # stationary: ArmStats.add, inlined
+            st.n[i] += 1.0
+            st.s[i] += r
+            st.q[i] += r * r
+            st.cost[i] += c
+        else:
+            st.add(i, r, c)
+        if self.max_block != 1:
+            # with max_block=1 a buffer holds one draw, used by the decision that made it, and its
+            # block size never grows: there is nothing to invalidate
+            self._invalidate(i)
 
     def _add_batch(self, idx, rs, cs, xs) -> None:
         self.stats.add_batch(idx, rs, cs)
@@ -176,12 +210,45 @@ class BetaThompson(_BlockSampled):
         super().__init__(config, arms, seed, **kwargs)
         self.prior_alpha = float(config.prior_alpha)
         self.prior_beta = float(config.prior_beta)
+        # lazy propensities snapshot only n and s when these very probabilities are used (a
+        # subclass overriding them, e.g. budgeted on cost, gets the full snapshot)
+        self._snap_ns = type(self).probabilities is BetaThompson.probabilities
 
     def alpha_beta(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior Beta parameters per arm."""
         n = np.asarray(self.stats.n)
         s = np.asarray(self.stats.s)
         return self.prior_alpha + s, self.prior_beta + np.maximum(n - s, 0.0)
+
+    def choose(self, rng: np.random.Generator, context: np.ndarray | None = None,
+               mask: tuple[bool, ...] | None = None) -> int:
+        if self.max_block != 1 or self._units is not None:
+            return _BlockSampled.choose(self, rng, context, mask)
+        # Reference path, inlined: one rng.beta(alpha_i, beta_i) per eligible arm in arm order,
+        # exactly the draws (and the arithmetic) of _BlockSampled.choose + _draw with blocks of 1.
+        # Buffers are not touched: with max_block=1 each draw is used once, by this decision.
+        beta = rng.beta
+        pa, pb = self.prior_alpha, self.prior_beta
+        st = self.stats
+        best_i, best = -1, -math.inf
+        i = -1
+        if mask is None:
+            for n, s in zip(st.n, st.s):
+                i += 1
+                f = n - s
+                x = beta(pa + s, pb + (0.0 if 0.0 > f else f))  # = max(f, 0.0), same value as _draw
+                if x > best:  # strict: the first maximum wins, as in MABWiser
+                    best, best_i = x, i
+            return best_i
+        for n, s, ok in zip(st.n, st.s, mask):
+            i += 1
+            if not ok:
+                continue
+            f = n - s
+            x = beta(pa + s, pb + (0.0 if 0.0 > f else f))
+            if x > best:
+                best, best_i = x, i
+        return best_i
 
     def _draw(self, rng: np.random.Generator, i: int, size: int) -> list[float]:
         st = self.stats
