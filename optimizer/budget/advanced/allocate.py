@@ -158,12 +158,18 @@ def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t
 
     adv = cfg.advanced
     target = cfg.gap_tolerance_relative + adv.mip_gap_relative
+    warm = None
     for rnd in range(MAX_LP_ROUNDS + 1):
         # adstock LPs: the dual simplex beat interior point up to ~2.5e5 columns here (3.3 vs 10.5 CPU s
         # at 52 weeks x 200 channels) but not at 1e6 (63 s vs ~45 s): see docs/performance-budget-advanced.md
         alg = ("simplex" if form.adstock_matrix is not None and form.problem.n_cols <= SIMPLEX_MAX_COLUMNS
                else "auto")
-        sol = solve(form.problem, "highs", adv.mip_gap_relative, adv.time_limit_seconds, lp_algorithm=alg)
+        sol, basis = None, None
+        if warm is not None:
+            # warm start: the previous round's basis mapped onto the new pieces (same basis matrix)
+            sol, basis = _solve_warm(form, warm, adv.mip_gap_relative, adv.time_limit_seconds)
+        if sol is None or not sol.has_point:
+            sol, basis = _solve_lp(form, adv.mip_gap_relative, adv.time_limit_seconds, alg, None)
         if not sol.has_point:
             return _no_plan(cfg, form, sol, currency, time.perf_counter() - t0)
         x = np.maximum(sol.x[form.x_col:form.x_col + form.n_cells], 0.0)
@@ -173,7 +179,12 @@ def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t
         if relative_gap(lower, upper) <= target or rnd == MAX_LP_ROUNDS:
             break
         # re-centre a fixed fine grid on the plan (the piece count per cell does not grow)
-        form = build(cfg, pieces=lagrange.localize(form, ev["effective"]))
+        prev = form
+        # the dual bound certifies these rounds: skip the per-piece chord errors (cell_error = 0)
+        form = build(cfg, pieces=lagrange.localize(form, ev["effective"]), chord_errors=False)
+        # warm start only between localized rounds: from the coarse first plan, which lies far from the
+        # optimum, a cold solve (with presolve) was 5x faster than the mapped basis
+        warm = None if basis is None or rnd == 0 else (prev, sol, basis)
     # the bound replaces the chord-error sum: read_plan adds cell errors to sol.bound, so pass the
     # dual bound net of them
     sol = replace(sol, bound=upper - form.model.resp_weight * float(form.cell_error.sum()))
@@ -183,6 +194,74 @@ def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t
 
         result = replace(result, frontier=frontier(cfg, currency=currency))
     return replace(result, extra={**result.extra, "refinement_rounds": rnd})
+
+
+def _solve_lp(form: Formulation, mip_gap: float, time_limit: float, alg: str,
+              start_basis: tuple[np.ndarray, np.ndarray] | None) -> tuple[MipSolution, tuple[np.ndarray, np.ndarray] | None]:
+    """Solve the LP of ``form`` with HiGHS (from ``start_basis`` if given); also return the final basis."""
+    import highspy
+
+    from optimizer.budget.advanced.solve import HighsModel
+
+    hm = HighsModel(form.problem, mip_gap, time_limit, lp_algorithm=alg)
+    if start_basis is not None:
+        kinds = list(highspy.HighsBasisStatus.__members__.values())
+        by_value = {int(k.value): k for k in kinds}
+        b = highspy.HighsBasis()
+        b.col_status = [by_value[v] for v in start_basis[0].tolist()]
+        b.row_status = [by_value[v] for v in start_basis[1].tolist()]
+        b.valid = True
+        if hm.h.setBasis(b) == highspy.HighsStatus.kError:
+            return hm.run(), None  # rejected: HiGHS solves from scratch
+    sol = hm.run()
+    basis = None
+    if sol.has_point:
+        hb = hm.h.getBasis()
+        if hb.valid:
+            basis = (np.array([int(v.value) for v in hb.col_status], dtype=np.int8),
+                     np.array([int(v.value) for v in hb.row_status], dtype=np.int8))
+    return sol, basis
+
+
+def _solve_warm(form: Formulation, warm: tuple, mip_gap: float, time_limit: float
+                ) -> tuple[MipSolution | None, tuple[np.ndarray, np.ndarray] | None]:
+    """Solve ``form`` with the dual simplex from the previous round's basis mapped onto the new pieces.
+
+    Piece columns are unit columns of their cell's link row, and the rows, x columns and the other
+    rows do not change between rounds: a cell's basic piece maps to the new piece holding the cell's
+    effective spend (a breakpoint of the new grid), the other pieces sit at the bound matching that
+    spend. The basis matrix is the same, hence nonsingular and primal feasible at the old plan.
+    Returns (None, None) when the layouts differ (the caller solves cold).
+    """
+    prev, psol, (pcol, prow) = warm
+    n = form.n_cells
+    p_old, p_new = prev.problem, form.problem
+    n_old, n_new = prev.piece_cell.size, form.piece_cell.size
+    if (p_old.n_rows != p_new.n_rows or prev.link_row != form.link_row or prev.x_col != 0 or form.x_col != 0
+            or prev.y_col != n or form.y_col != n or p_old.n_cols != n + n_old or p_new.n_cols != n + n_new
+            or pcol.size != p_old.n_cols or prow.size != p_old.n_rows):
+        return None, None
+    y_old = pcol[n:]
+    e = np.bincount(prev.piece_cell, weights=psol.x[n:n + n_old], minlength=n)
+    # pieces start at 0: a cell's effective spend is the sum of its piece fills
+    basic_cell = np.zeros(n, dtype=bool)
+    cnt = np.bincount(prev.piece_cell[y_old == 1], minlength=n)
+    if cnt.max(initial=0) > 1:
+        return None, None
+    basic_cell[cnt == 1] = True
+    pc, lo, hi = form.piece_cell, form.piece_lo, form.piece_hi
+    ec = e[pc]
+    tol = 1e-9 * np.maximum(np.abs(ec), 1.0)
+    status = np.where(hi <= ec + tol, 2, 0).astype(np.int8)
+    holds = basic_cell[pc] & (lo <= ec + tol) & (ec <= hi + tol)
+    # one basic piece per such cell: the first that holds its spend
+    idx = np.nonzero(holds)[0]
+    first = idx[np.r_[True, pc[idx][1:] != pc[idx][:-1]]] if idx.size else idx
+    if np.unique(pc[first]).size != int(basic_cell.sum()) or first.size != int(basic_cell.sum()):
+        return None, None
+    status[first] = 1
+    col = np.r_[pcol[:n], status]
+    return _solve_lp(form, mip_gap, time_limit, "simplex", (col, prow.copy()))
 
 
 def read_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency: str | None,

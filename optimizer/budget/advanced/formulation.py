@@ -185,14 +185,15 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
           extra_breaks: dict[int, np.ndarray] | None = None,
           pieces: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
           tolerance_relative: float | None = None, convex_tolerance_relative: float | None = None,
-          n_start: int = 16) -> Formulation:
+          n_start: int = 16, chord_errors: bool = True) -> Formulation:
     """The advanced problem of ``cfg`` (optionally with another total budget amount, currency).
 
     ``extra_breaks`` adds breakpoints (currency, effective spend) to a channel's curve, by channel index;
     ``pieces`` = (cell, lo, hi) replaces the breakpoints altogether (local refinement of LPs);
     ``tolerance_relative`` overrides ``curve_tolerance_relative`` (coarse first pieces);
     ``convex_tolerance_relative`` overrides the coarse start on convex pieces (:data:`CONVEX_START_TOLERANCE`);
-    ``n_start`` is the number of first pieces of a smooth curve before refinement.
+    ``n_start`` is the number of first pieces of a smooth curve before refinement;
+    ``chord_errors=False`` leaves ``cell_error`` at 0 (callers that certify with the dual bound).
     """
     core = core_config(cfg)
     if total_budget is not None and core.total_budget is not None:
@@ -253,7 +254,8 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
         bb = np.where(fin, b, a + 1.0)
         s = curve.params[0] * np.ones(a.size) if curve.kind == "linear" else (curve.value(bb) - curve.value(a)) / (bb - a)
         piece_slope[m] = np.where(fin | (curve.kind == "linear"), s, 0.0)
-        piece_err[m] = np.where(fin, chord_error(curve, a, np.where(fin, b, a)), 0.0)
+        if chord_errors:
+            piece_err[m] = np.where(fin, chord_error(curve, a, np.where(fin, b, a)), 0.0)
     mult = cells.multiplier[piece_cell]
     piece_slope *= mult
     cell_error = np.zeros(n_cells)
