@@ -33,6 +33,33 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{c: _clean(v) for c, v in zip(cols, row)} for row in df.itertuples(index=False, name=None)]
 
 
+def common_section_dict(result: Any, *, binding_constraints: list, marginal_roi: list[str],
+                        solver: dict[str, Any]) -> dict[str, Any]:
+    """The keys every budget result (LP or advanced) puts in plan.json's ``budget`` section.
+
+    One place, so the core and advanced results cannot drift from docs/plan.schema.json.
+    """
+    return {
+        "status": result.status,
+        "adjustments": list(result.adjustments),
+        "objective": {"name": result.objective_name, "value": _clean(result.objective_value),
+                      "certified_bound": _clean(result.bound)},
+        "total_spend": _clean(result.total_spend),
+        "total_response": _clean(result.total_response),
+        "response_unit": result.response_unit,
+        "currency": result.currency,
+        "optimality_gap": _clean(result.optimality_gap),
+        "allocations": _records(result.allocations),
+        "channel_totals": _records(result.channel_totals),
+        "binding_constraints": binding_constraints,
+        "marginal_roi": marginal_roi,
+        "warnings": list(result.warnings),
+        "explanation": list(result.explanation),
+        "solver": solver,
+        "time_seconds": _clean(result.time_seconds),
+    }
+
+
 @dataclass(frozen=True)
 class BindingConstraint:
     """A constraint at its limit and what relaxing it is worth.
@@ -159,28 +186,12 @@ class BudgetResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``budget`` section (JSON-safe, snake_case)."""
-        return {
-            "status": self.status,
-            "adjustments": list(self.adjustments),
-            "objective": {"name": self.objective_name, "value": _clean(self.objective_value),
-                          "certified_bound": _clean(self.bound)},
-            "total_spend": _clean(self.total_spend),
-            "total_response": _clean(self.total_response),
-            "response_unit": self.response_unit,
-            "currency": self.currency,
-            "optimality_gap": _clean(self.optimality_gap),
-            "allocations": _records(self.allocations),
-            "channel_totals": _records(self.channel_totals),
-            "binding_constraints": [b.to_dict() for b in self.binding_constraints],
-            "marginal_roi": list(self.marginal_roi_text),
-            "warnings": list(self.warnings),
-            "explanation": list(self.explanation),
-            "solver": {"name": self.solver, "version": self.solver_version, "method": self.method},
-            "time_seconds": _clean(self.time_seconds),
-            "n_variables": self.n_variables,
-            "n_rows": self.n_rows,
-            "refinement_rounds": self.refinement_rounds,
-        }
+        return common_section_dict(
+            self,
+            binding_constraints=[b.to_dict() for b in self.binding_constraints],
+            marginal_roi=list(self.marginal_roi_text),
+            solver={"name": self.solver, "version": self.solver_version, "method": self.method},
+        ) | {"n_variables": self.n_variables, "n_rows": self.n_rows, "refinement_rounds": self.refinement_rounds}
 
     def __str__(self) -> str:
         cur, ru = self.currency, self.response_unit

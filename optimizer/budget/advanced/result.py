@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.budget.money import money, rate_text, response_text
-from optimizer.budget.results import _clean, _records
+from optimizer.budget.results import _clean, _records, common_section_dict
 
 
 @dataclass(frozen=True)
@@ -191,27 +191,13 @@ class AdvancedResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``budget`` section (JSON-safe, snake_case)."""
-        return {
-            "status": self.status,
-            "adjustments": list(self.adjustments),
-            "objective": {"name": self.objective_name, "value": _clean(self.objective_value),
-                          "certified_bound": _clean(self.bound)},
-            "optimality_gap": _clean(self.optimality_gap),
+        return common_section_dict(
+            self, binding_constraints=[], marginal_roi=self.marginal_roi_text(),
+            solver={"name": self.solver, "version": self.solver_version},
+        ) | {
             "mip_gap": _clean(self.mip_gap),
-            "total_spend": _clean(self.total_spend),
             "setup_cost": _clean(self.setup_cost),
-            "total_response": _clean(self.total_response),
-            "response_unit": self.response_unit,
-            "currency": self.currency,
-            "allocations": _records(self.allocations),
-            "channel_totals": _records(self.channel_totals),
-            "binding_constraints": [],
-            "marginal_roi": self.marginal_roi_text(),
-            "warnings": list(self.warnings),
-            "explanation": list(self.explanation),
-            "solver": {"name": self.solver, "version": self.solver_version},
             "n_variables": self.n_variables, "n_integer": self.n_integer, "n_rows": self.n_rows,
-            "time_seconds": _clean(self.time_seconds),
             "frontier": self.frontier.to_dict() if self.frontier is not None else None,
             "risk": self.risk.to_dict() if self.risk is not None else None,
             **{k: _clean(v) if isinstance(v, float) else v for k, v in self.extra.items()},
