@@ -70,6 +70,61 @@ class WindowDrift(BaseModel):
 Drift = Annotated[Union[DiscountDrift, WindowDrift], Field(discriminator="kind")]
 
 
+class ChangeDetectionDrift(BaseModel):
+    """Change-point detection (Bernoulli Thompson only): restart an arm's posterior when its rewards change.
+
+    A Bernoulli GLR test (Besson, Kaufmann, Maillard & Seznec 2022, JMLR) watches each arm's
+    rewards since its last restart; when it fires, the arm (``restart: local``) or every arm
+    (``global``) goes back to the prior. A small share ``forced_exploration`` of decisions serves
+    a uniform arm so that an arm which improved while unserved is noticed. ``delta`` and
+    ``forced_exploration`` default to the paper's tuning from ``horizon_decisions`` and
+    ``max_changes`` (see docs/bandit-policies.md).
+    """
+
+    model_config = _FROZEN
+
+    kind: Literal["change_detection"] = Field(description="Discriminator: GLR change-point detection with restarts.")
+    horizon_decisions: int = Field(
+        ge=100, le=10**10,
+        description="Expected number of decisions over the campaign (T); sets the defaults of delta and forced_exploration.",
+    )
+    max_changes: int = Field(
+        1, ge=1, le=10**6, description="Expected number of change points over the horizon; 1 if unknown (the paper's advice)."
+    )
+    restart: Literal["global", "local"] = Field(
+        "global", description="global: every arm restarts when any arm's change is detected; local: only that arm."
+    )
+    delta: float | None = Field(
+        None, gt=0, lt=1,
+        description="False-alarm level of the GLR test, in (0, 1); None = 1/sqrt(max_changes * horizon_decisions) "
+                    "(global) or 1/sqrt(n_arms * max_changes * horizon_decisions) (local).",
+    )
+    forced_exploration: float | None = Field(
+        None, ge=0, lt=1,
+        description="Share of decisions serving a uniform eligible arm, 0-1; None = 0.1 * sqrt(max_changes * "
+                    "ln(horizon_decisions) / horizon_decisions) (times n_arms inside the root for local restarts).",
+    )
+    check_every: int = Field(
+        10, ge=1, le=10_000, description="Run the test every this many observations of an arm (the paper's Delta n)."
+    )
+    split_every: int = Field(
+        10, ge=1, le=10_000, description="Try change positions on multiples of this many observations (the paper's Delta s)."
+    )
+    max_splits: int = Field(
+        1000, ge=10, le=1_000_000,
+        description="Most change positions tried per test; beyond, the spacing doubles (bounds the cost on long histories).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "ChangeDetectionDrift":
+        if self.max_changes >= self.horizon_decisions:
+            raise ValueError(f"max_changes is {self.max_changes}; it must be < horizon_decisions ({self.horizon_decisions})")
+        return self
+
+
+ThompsonDrift = Annotated[Union[DiscountDrift, WindowDrift, ChangeDetectionDrift], Field(discriminator="kind")]
+
+
 # ---------------------------------------------------------------------------------- policies
 class ThompsonConfig(BaseModel):
     """Thompson sampling: Beta-Bernoulli (conversions) or Normal with unknown variance (revenue).
@@ -89,7 +144,16 @@ class ThompsonConfig(BaseModel):
     prior_mean: float = Field(0.0, description="Prior mean reward per decision (normal only), reward unit.")
     prior_variance: float = Field(1.0, gt=0, description="Prior guess of the reward variance (normal only), reward unit squared.")
     prior_strength: float = Field(1.0, gt=0, description="Weight of the normal prior, in pseudo-observations.")
-    drift: Drift | None = Field(None, description="Non-stationary variant (discount or sliding window); none = stationary.")
+    drift: ThompsonDrift | None = Field(
+        None, description="Non-stationary variant (discount, sliding window or change detection); none = stationary."
+    )
+
+    @model_validator(mode="after")
+    def _check_drift(self) -> "ThompsonConfig":
+        if self.drift is not None and self.drift.kind == "change_detection" and self.reward_model != "bernoulli":
+            raise ValueError("drift.kind change_detection needs reward_model: bernoulli (its test is for rewards "
+                             "in [0, 1]); use discount or window for reward_model: normal")
+        return self
 
 
 class UCB1Config(BaseModel):

@@ -5,6 +5,7 @@ config ``kind``        class                                    module
 =====================  ======================================  =====================
 thompson (bernoulli)   :class:`~.thompson.BetaThompson`         ``thompson.py``
 thompson (normal)      :class:`~.thompson.NormalThompson`       ``thompson.py``
+thompson + change      :class:`~.changepoint.GLRThompson`       ``changepoint.py``
 ucb1                   :class:`~.ucb.UCB1`                      ``ucb.py``
 kl_ucb                 :class:`~.ucb.KLUCB`                     ``ucb.py``
 epsilon_greedy         :class:`~.ucb.EpsilonGreedy`             ``ucb.py``
@@ -25,10 +26,12 @@ from optimizer.bandit.policies.base import BudgetExhaustedError, Policy
 __all__ = ["Policy", "BudgetExhaustedError", "make_policy", "policy_from_state", "policy_class",
            "make_campaign_policy"]
 
-#: (config kind, reward model) -> "module:Class"; reward model is None except for thompson.
+#: (config kind, reward model) -> "module:Class"; reward model is None except for thompson, where
+#: Bernoulli Thompson with ``drift.kind == "change_detection"`` has its own class.
 POLICIES: dict[tuple[str, str | None], str] = {
     ("thompson", "bernoulli"): "thompson:BetaThompson",
     ("thompson", "normal"): "thompson:NormalThompson",
+    ("thompson", "change_detection"): "changepoint:GLRThompson",
     ("ucb1", None): "ucb:UCB1",
     ("kl_ucb", None): "ucb:KLUCB",
     ("epsilon_greedy", None): "ucb:EpsilonGreedy",
@@ -42,6 +45,8 @@ POLICIES: dict[tuple[str, str | None], str] = {
 def policy_class(config: Any) -> type[Policy]:
     """The policy class for a :data:`~optimizer.bandit.config.PolicyConfig`."""
     key = (config.kind, getattr(config, "reward_model", None) if config.kind == "thompson" else None)
+    if key == ("thompson", "bernoulli") and getattr(config.drift, "kind", None) == "change_detection":
+        key = ("thompson", "change_detection")
     module, name = POLICIES[key].split(":")
     return getattr(importlib.import_module(f"optimizer.bandit.policies.{module}"), name)
 

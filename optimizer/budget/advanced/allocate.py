@@ -6,7 +6,7 @@ largest chord error`` (chords under-estimate concave pieces by at most that; on 
 S-curve they lie above the curve), so ``gap = (upper - lower) / lower`` bounds how far the plan can
 be from the best plan on the true curves. Infeasible problems are explained in money; a target no
 budget can reach names the best achievable ROAS / CPA. Frontier and risk runs are attached when the
-config asks for them. Maths: docs/budget-advanced-maths.md.
+config asks for them. Maths: docs/budget-advanced.md.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ LP_START_PIECES = 16
 
 #: Largest adstock LP (columns) solved with the dual simplex rather than interior point.
 SIMPLEX_MAX_COLUMNS = 400_000
+
+#: Largest certified gap of a decomposition plan the LP fallback centres its first pieces on.
+LOCALIZED_START_MAX_GAP = 1e-3
 
 #: Most local refinement rounds of an LP.
 MAX_LP_ROUNDS = 8
@@ -123,6 +126,24 @@ def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: 
 
         return allocate_risk(cfg, currency=currency)
     name = solver or adv.mip_solver
+    if adv.adstock_method != "lp" and any(r.adstock is not None for r in adv.rules):
+        from optimizer.budget.advanced import decompose
+
+        skeleton = build(cfg, one_piece=True, chord_errors=False)
+        if decompose.applies(skeleton) and (name == "highs" or adv.adstock_method == "decomposition"):
+            if decompose.rows_feasible(skeleton):
+                return _allocate_decomposed(cfg, skeleton, currency, t0, with_frontier)
+            # no plan meets the spend rows: the LP path reports it, explained in money
+            return _no_plan(cfg, skeleton, solve(skeleton.problem, "highs", adv.mip_gap_relative, adv.time_limit_seconds),
+                            currency, time.perf_counter() - t0)
+        if adv.adstock_method == "decomposition":
+            from optimizer.errors import ScenarioError
+
+            raise ScenarioError(
+                "budget.advanced.adstock_method is 'decomposition', but this plan has integer rules, S-curves, a "
+                "target, response minimums or a curve that is not strictly concave (linear, table); the "
+                "decomposition needs hill (shape <= 1), log or power (< 1) curves and spend limits only. "
+                "Use adstock_method: auto or lp.")
     first = build(cfg, tolerance_relative=max(adv.curve_tolerance_relative, LP_START_TOLERANCE), n_start=LP_START_PIECES)
     from optimizer.budget.advanced import lagrange
 
@@ -143,6 +164,50 @@ def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: 
     if with_frontier and adv.frontier is not None:
         from dataclasses import replace
 
+        from optimizer.budget.advanced.frontier import frontier
+
+        result = replace(result, frontier=frontier(cfg, currency=currency))
+    return result
+
+
+def _allocate_decomposed(cfg: AdvancedBudget, skeleton: Formulation, currency: str | None, t0: float,
+                         with_frontier: bool = True) -> AdvancedResult:
+    """Adstock plan on the exact curves by price decomposition (:mod:`.decompose`); the LP if uncertified."""
+    from dataclasses import replace
+
+    from optimizer.budget.advanced import decompose, lagrange
+
+    adv = cfg.advanced
+    target = cfg.gap_tolerance_relative + adv.mip_gap_relative
+    res = decompose.solve_decomposed(skeleton, target, adv.time_limit_seconds)
+    gap = res.gap
+    if gap > target:
+        # hand over to the LP, its pieces centred on the best plan found when that plan is close (no
+        # coarse locating round); from a poor plan the LP starts from its own coarse pieces
+        if res.x is not None and gap <= LOCALIZED_START_MAX_GAP:
+            eff = skeleton.adstock_matrix @ res.x + skeleton.adstock_carry
+            first = build(cfg, pieces=lagrange.localize(skeleton, eff), chord_errors=False)
+        else:
+            first = build(cfg, tolerance_relative=max(adv.curve_tolerance_relative, LP_START_TOLERANCE),
+                          n_start=LP_START_PIECES)
+        result = _allocate_lp(cfg, first, currency, t0, with_frontier)
+        note = (f"the price decomposition stopped at a certified gap of {gap:.1e} ({res.message}); "
+                "the plan comes from the piecewise-linear LP instead")
+        return replace(result, warnings=(*result.warnings, note),
+                       extra={**result.extra, "method": "lp after decomposition"})
+    n = skeleton.n_cells
+    x = np.zeros(skeleton.problem.n_cols)
+    x[skeleton.x_col:skeleton.x_col + n] = res.x
+    # bounds that differ by rounding only (gap 0, e.g. nothing pays and both are ~0) certify the plan itself
+    upper = res.lower if gap == 0.0 else res.upper
+    sol = MipSolution(SolveStatus.OPTIMAL, x, res.lower, upper, 0.0, res.row_dual, "dmpopt-decomposition",
+                      f"Newton on numpy {np.__version__}", res.seconds, res.message)
+    result = read_plan(cfg, skeleton, sol, currency, time.perf_counter() - t0, clean=False)
+    n_priced = skeleton.problem.n_rows - n
+    result = replace(result, n_variables=n, n_rows=n_priced, extra={
+        **result.extra, "method": "decomposition", "price_iterations": res.outer_iterations,
+        "newton_steps": res.newton_iterations})
+    if with_frontier and adv.frontier is not None:
         from optimizer.budget.advanced.frontier import frontier
 
         result = replace(result, frontier=frontier(cfg, currency=currency))
@@ -264,14 +329,38 @@ def _solve_warm(form: Formulation, warm: tuple, mip_gap: float, time_limit: floa
     return _solve_lp(form, mip_gap, time_limit, "simplex", (col, prow.copy()))
 
 
+def _clean_spend(form: Formulation, sol: MipSolution, x: np.ndarray) -> np.ndarray:
+    """``x`` with spends below 1e-9 of the largest set to 0, unless that breaks a row the solver's
+    plan met (a floor of a few millionths, say): then ``x`` unchanged."""
+    small = x < 1e-9 * max(1.0, float(x.max(initial=0.0)))
+    if not small.any() or not (x[small] > 0).any():
+        return np.where(small, 0.0, x)
+    p = form.problem
+    keep = np.ones(p.n_rows, dtype=bool)
+    keep[form.link_row:form.link_row + form.n_cells] = False  # links move with x by construction
+    full = np.asarray(sol.x, dtype=float).copy()
+    before = p.A @ full
+    full[form.x_col:form.x_col + form.n_cells] = np.where(small, 0.0, x)
+    after = p.A @ full
+    tol = 1e-9 * np.maximum(np.abs(before), 1.0)
+    was_ok = (before >= p.row_lo - tol) & (before <= p.row_hi + tol)
+    now_ok = (after >= p.row_lo - tol) & (after <= p.row_hi + tol)
+    return x if np.any(keep & was_ok & ~now_ok) else np.where(small, 0.0, x)
+
+
 def read_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency: str | None,
-              elapsed: float) -> AdvancedResult:
-    """Turn a solver answer into an :class:`AdvancedResult` with certified bounds."""
+              elapsed: float, clean: bool = True) -> AdvancedResult:
+    """Turn a solver answer into an :class:`AdvancedResult` with certified bounds.
+
+    ``clean`` zeroes spends below 1e-9 of the largest (simplex / interior-point noise); the
+    decomposition's plan has exact zeros already and small spends that floors may need.
+    """
     model = form.model
     cells = model.cells
     n = cells.n
     x = np.maximum(sol.x[form.x_col:form.x_col + n], 0.0)
-    x = np.where(x < 1e-9 * max(1.0, float(x.max(initial=0.0))), 0.0, x)
+    if clean:
+        x = _clean_spend(form, sol, x)
     ev = evaluate(form, x)
     used = _binary(sol.x, form.used_of_cell)
     active = _binary(sol.x, form.active_of_channel)

@@ -150,6 +150,14 @@ class AdvancedBudgetConfig(_Model):
         description="Largest chord error of a curve piece, as a fraction of the curve's response at its cap.",
     )
     time_limit_seconds: float = Field(120.0, gt=0, description="Wall-clock limit for each solver call.")
+    adstock_method: Literal["auto", "decomposition", "lp"] = Field(
+        "auto",
+        description="How a continuous adstock plan (no integer rules, S-curves or targets) is solved: "
+        "'decomposition' prices the shared spend rows and solves each channel's weeks by Newton's method on "
+        "the exact curves (hill shape <= 1, log, power < 1), certified by the dual bound; 'lp' cuts the "
+        "curves into chord pieces for HiGHS; 'auto' uses the decomposition where it applies and the LP "
+        "otherwise or when the decomposition cannot certify its plan.",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> "AdvancedBudgetConfig":

@@ -185,7 +185,7 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
           extra_breaks: dict[int, np.ndarray] | None = None,
           pieces: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
           tolerance_relative: float | None = None, convex_tolerance_relative: float | None = None,
-          n_start: int = 16, chord_errors: bool = True) -> Formulation:
+          n_start: int = 16, chord_errors: bool = True, one_piece: bool = False) -> Formulation:
     """The advanced problem of ``cfg`` (optionally with another total budget amount, currency).
 
     ``extra_breaks`` adds breakpoints (currency, effective spend) to a channel's curve, by channel index;
@@ -193,7 +193,9 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
     ``tolerance_relative`` overrides ``curve_tolerance_relative`` (coarse first pieces);
     ``convex_tolerance_relative`` overrides the coarse start on convex pieces (:data:`CONVEX_START_TOLERANCE`);
     ``n_start`` is the number of first pieces of a smooth curve before refinement;
-    ``chord_errors=False`` leaves ``cell_error`` at 0 (callers that certify with the dual bound).
+    ``chord_errors=False`` leaves ``cell_error`` at 0 (callers that certify with the dual bound);
+    ``one_piece=True`` gives every cell a single chord over its whole range (a skeleton with the rows,
+    bounds and adstock operator, for solvers that work on the true curves; cheap at any size).
     """
     core = core_config(cfg)
     if total_budget is not None and core.total_budget is not None:
@@ -212,7 +214,7 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
     # ---- pieces per channel on [0, max effective spend], clipped per cell
     p_cell, p_lo, p_hi = [], [], []
     tol = adv.curve_tolerance_relative if tolerance_relative is None else tolerance_relative
-    for ci, curve in enumerate(curves if pieces is None else ()):
+    for ci, curve in enumerate(curves if pieces is None and not one_piece else ()):
         cidx = np.nonzero(cells.channel == ci)[0]
         if cidx.size == 0:
             continue
@@ -234,6 +236,9 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
         p_cell.append(np.broadcast_to(cidx[:, None], lo.shape)[keep])
         p_lo.append(lo[keep])
         p_hi.append(hi[keep])
+    if one_piece:
+        finite = np.isfinite(eff_upper) & (eff_upper > 0)
+        pieces = (np.nonzero(finite)[0], np.zeros(int(finite.sum())), np.asarray(eff_upper, dtype=float)[finite])
     if pieces is not None:
         p_cell, p_lo, p_hi = [pieces[0].astype(np.int64)], [pieces[1]], [pieces[2]]
     piece_cell = np.concatenate(p_cell) if p_cell else np.zeros(0, dtype=np.int64)

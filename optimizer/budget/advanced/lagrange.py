@@ -34,8 +34,14 @@ def applies(form: Formulation) -> bool:
     return True
 
 
-def dual_bound(form: Formulation, sol: MipSolution) -> float:
-    """Upper bound on the true optimum (maximised form) from the solution's row duals; see module."""
+def dual_bound(form: Formulation, sol: MipSolution, stationary_effective: np.ndarray | None = None) -> float:
+    """Upper bound on the true optimum (maximised form) from the solution's row duals; see module.
+
+    ``stationary_effective``: effective spend per cell at which the caller set each link price to the
+    curve's slope, ``pi_i = a_i f_i'(e_i)``. A concave ``a f(e) - pi e`` is then largest exactly at
+    ``e_i`` (clipped to ``[0, E_i]`` it stays the maximiser), so the 1-D maxima are read off without a
+    root search (the decomposition path prices every cell this way).
+    """
     p = form.problem
     n = form.n_cells
     d = np.asarray(sol.row_dual, dtype=float)
@@ -62,6 +68,13 @@ def dual_bound(form: Formulation, sol: MipSolution) -> float:
     cells = form.model.cells
     E = form.effective_upper
     a = form.model.resp_weight * cells.multiplier
+    if stationary_effective is not None:
+        e = np.clip(stationary_effective, 0.0, E)
+        for ci, curve in enumerate(form.curves):
+            m = cells.channel == ci
+            if m.any():
+                total += float(np.sum(a[m] * curve.value(e[m]) - pi[m] * e[m]))
+        return total
     for ci, curve in enumerate(form.curves):
         m = cells.channel == ci
         if m.any():
@@ -102,13 +115,14 @@ def localize(form: Formulation, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """
     cells = form.model.cells
     E = form.effective_upper
-    n = cells.n
     nonlinear = np.array([not c.is_piecewise_linear for c in form.curves])[cells.channel]
     move = nonlinear & (eff > 0) & np.isfinite(E)
     keep_piece = ~move[form.piece_cell]
     idx = np.nonzero(move)[0]
     pts = np.minimum(eff[idx, None] * LOCAL_PATTERN[None, :], E[idx, None])
-    pts = pts[:, : int(np.searchsorted(LOCAL_PATTERN, float((E[idx] / eff[idx]).max(initial=1.0)))) + 1]
+    with np.errstate(over="ignore"):  # a tiny effective spend (e.g. a subnormal decay) gives inf: all points
+        widest = float((E[idx] / eff[idx]).max(initial=1.0))
+    pts = pts[:, : int(np.searchsorted(LOCAL_PATTERN, widest)) + 1]
     pts = np.concatenate([np.zeros((idx.size, 1)), pts, E[idx, None]], axis=1)
     pts = np.sort(pts, axis=1)
     lo, hi = pts[:, :-1], pts[:, 1:]

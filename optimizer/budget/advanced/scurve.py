@@ -7,7 +7,7 @@ slope equals the chord's). :func:`breakpoints` puts the inflection on a breakpoi
 all convex or all concave, and halves pieces until every concave piece's chord error is below the
 tolerance (and likewise every convex piece's excess of the chord over the curve, else the MILP
 would buy the chord's optimism); the certified bound of a plan adds the errors below the curve
-(docs/budget-advanced-maths.md).
+(docs/budget-advanced.md).
 Money in currency per cell; response in response_unit.
 """
 

@@ -21,6 +21,9 @@ CASES = {
     "thompson": (C.ThompsonConfig(kind="thompson"), {}),
     "thompson_discount": (C.ThompsonConfig(kind="thompson", drift={"kind": "discount", "factor": 0.99}), {}),
     "thompson_window": (C.ThompsonConfig(kind="thompson", drift={"kind": "window", "size": 20}), {}),
+    "thompson_change_detection": (C.ThompsonConfig(kind="thompson", drift={
+        "kind": "change_detection", "horizon_decisions": 1000, "check_every": 5, "split_every": 2,
+        "max_splits": 16, "forced_exploration": 0.1}), {}),
     "thompson_normal": (C.ThompsonConfig(kind="thompson", reward_model="normal"), {"reward_bounds": (0.0, 100.0)}),
     "ucb1": (C.UCB1Config(kind="ucb1"), {}),
     "ucb1_window": (C.UCB1Config(kind="ucb1", drift={"kind": "window", "size": 30}), {}),
