@@ -161,13 +161,19 @@ def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: 
         for ci, pts in more.items():
             extra[ci] = np.unique(np.concatenate([extra.get(ci, np.zeros(0)), pts]))
     result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0)
-    if with_frontier and adv.frontier is not None:
-        from dataclasses import replace
+    return _attach_frontier(result, cfg, currency, with_frontier)
 
-        from optimizer.budget.advanced.frontier import frontier
 
-        result = replace(result, frontier=frontier(cfg, currency=currency))
-    return result
+def _attach_frontier(result: AdvancedResult, cfg: AdvancedBudget, currency: str | None,
+                     with_frontier: bool) -> AdvancedResult:
+    """``result`` with the budget frontier when the config asks for one (and the caller wants it)."""
+    if not with_frontier or cfg.advanced.frontier is None:
+        return result
+    from dataclasses import replace
+
+    from optimizer.budget.advanced.frontier import frontier
+
+    return replace(result, frontier=frontier(cfg, currency=currency))
 
 
 def _allocate_decomposed(cfg: AdvancedBudget, skeleton: Formulation, currency: str | None, t0: float,
@@ -207,11 +213,7 @@ def _allocate_decomposed(cfg: AdvancedBudget, skeleton: Formulation, currency: s
     result = replace(result, n_variables=n, n_rows=n_priced, extra={
         **result.extra, "method": "decomposition", "price_iterations": res.outer_iterations,
         "newton_steps": res.newton_iterations})
-    if with_frontier and adv.frontier is not None:
-        from optimizer.budget.advanced.frontier import frontier
-
-        result = replace(result, frontier=frontier(cfg, currency=currency))
-    return result
+    return _attach_frontier(result, cfg, currency, with_frontier)
 
 
 def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t0: float,
@@ -254,10 +256,7 @@ def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t
     # dual bound net of them
     sol = replace(sol, bound=upper - form.model.resp_weight * float(form.cell_error.sum()))
     result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0)
-    if with_frontier and adv.frontier is not None:
-        from optimizer.budget.advanced.frontier import frontier
-
-        result = replace(result, frontier=frontier(cfg, currency=currency))
+    result = _attach_frontier(result, cfg, currency, with_frontier)
     return replace(result, extra={**result.extra, "refinement_rounds": rnd})
 
 
