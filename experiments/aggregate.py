@@ -150,6 +150,9 @@ class Aggregates:
         Users per (``dimension``, ``level``, ``variant``) at the last look (empty without dimensions).
     engine : str
         ``"duckdb"``, ``"spark"`` or ``"summary"`` (inline statistics).
+    dimension_moments : pandas.DataFrame or None
+        The ``moments`` columns per (``dimension``, ``level``) at the last look, for the
+        breakdown by dimension (None without dimensions or for inline statistics).
     """
 
     experiment: str
@@ -160,6 +163,7 @@ class Aggregates:
     dimension_counts: "pd.DataFrame"
     engine: str
     warnings: tuple[str, ...] = field(default=())
+    dimension_moments: "pd.DataFrame | None" = None
 
     @property
     def last_k(self) -> int:
@@ -179,6 +183,23 @@ class Aggregates:
         for row in rows.itertuples(index=False):
             if variants is not None and row.variant not in variants:
                 continue
+            kw = {}
+            for name in _MOMENT_FIELDS[2:]:
+                value = getattr(row, name)
+                kw[name] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            out[row.variant] = VariantStats.from_moments(row.variant, int(row.n), float(row.mean), float(row.m2), **kw)
+        return out
+
+    def slice_stats(self, metric: str, dimension: str, level: str) -> dict[str, "VariantStats"]:
+        """``{variant: VariantStats}`` of ``metric`` in one dimension level at the last look."""
+        from experiments.stats import VariantStats
+
+        dm = self.dimension_moments
+        if dm is None or dm.empty:
+            return {}
+        rows = dm[(dm["metric"] == metric) & (dm["dimension"] == dimension) & (dm["level"] == level)]
+        out: dict[str, VariantStats] = {}
+        for row in rows.itertuples(index=False):
             kw = {}
             for name in _MOMENT_FIELDS[2:]:
                 value = getattr(row, name)
@@ -408,7 +429,9 @@ def aggregate(
         variant_users = {str(v): int(n) for v, n in zip(at_last["v"], at_last["n"])}
         n_multi = int(conflicts.loc[conflicts["k"] == last.k, "n"].sum()) if not conflicts.empty else 0
         dim_counts = P.dimension_counts(exp, plan, last.k)
-        return Aggregates(exp.name, looks, moments, variant_users, n_multi, dim_counts, eng.name)
+        dim_moments = P.dimension_moments(exp, plan, looks)
+        return Aggregates(exp.name, looks, moments, variant_users, n_multi, dim_counts, eng.name,
+                          dimension_moments=dim_moments)
     finally:
         if own:
             eng.close()

@@ -280,6 +280,29 @@ def long_moments(exp: "ExperimentConfig", wide: "pd.DataFrame", looks: tuple[Loo
 
 
 
+def dimension_moments(exp: "ExperimentConfig", plan: Plan, looks: tuple[Look, ...]) -> "pd.DataFrame":
+    """Long moments (as :func:`long_moments`) per dimension level at the last look, with
+    ``dimension`` and ``level`` columns; empty without dimensions."""
+    import pandas as pd
+
+    if not plan.dims:
+        return pd.DataFrame(columns=["dimension", "level", "k", "week", "variant", "metric", "n"])
+    last_k = looks[-1].k
+    frames = []
+    for name, g in plan.dims.items():
+        wide = plan.engine.fetch(sql_template("dimension_moments").format(
+            column=g, text=plan.engine.text, last_look=last_k, moments=moment_exprs(exp, plan)))
+        wide["v"] = wide["v"].astype(int).map(plan.code_to_variant)
+        wide["level"] = wide["level"].fillna("(missing)")
+        wide["k"] = last_k
+        for level, part in wide.groupby("level", sort=True):
+            long = long_moments(exp, part.reset_index(drop=True), looks, plan)
+            long.insert(0, "level", str(level))
+            long.insert(0, "dimension", name)
+            frames.append(long)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def dimension_counts(exp: "ExperimentConfig", plan: Plan, last_k: int) -> "pd.DataFrame":
     import pandas as pd
 

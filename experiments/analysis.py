@@ -32,7 +32,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from experiments.results import CORE_COLUMNS, ComparisonResult, ComparisonTable
 from experiments.stats import VariantArrays, VariantStats
@@ -40,6 +40,10 @@ from experiments.stats import VariantArrays, VariantStats
 __all__ = ["AnalysisSettings", "analyze", "compare_table", "method_name"]
 
 Kind = Literal["proportion", "mean", "count", "ratio"]
+
+#: Relative rounding error of a variance above which it is not trusted (``PRECISION_LOSS``):
+#: fewer than two correct digits.
+PRECISION_LIMIT = 1e-2
 
 
 class AnalysisSettings(BaseModel):
@@ -59,18 +63,55 @@ class AnalysisSettings(BaseModel):
     cuped: bool = Field(False, description="Mean, count and ratio metrics: CUPED adjustment with the pre-period covariate.")
     prior_alpha: float = Field(1.0, gt=0, allow_inf_nan=False, description="Bayes, proportions: Beta prior alpha (1 = uniform).")
     prior_beta: float = Field(1.0, gt=0, allow_inf_nan=False, description="Bayes, proportions: Beta prior beta (1 = uniform).")
+    effect_scale: Literal["relative", "absolute"] = Field(
+        "relative", description=("The effect the test statistic, p-value, intervals and decision are all about: "
+                                 "'relative' = (treatment - control) / |control| with a delta-method standard error "
+                                 "(GrowthBook's default); 'absolute' = treatment - control (R t.test / prop.test)."))
+    proportion_reference: Literal["normal", "welch_t"] = Field(
+        "normal", description="Proportions: normal reference, or Student t with Welch degrees of freedom (GrowthBook).")
+    proportion_posterior: Literal["beta", "normal"] = Field(
+        "beta", description="Bayes, proportions: exact beta-binomial, or the normal model on the effect scale (GrowthBook).")
+    prior_effect_mean: float = Field(0.0, allow_inf_nan=False,
+                                     description="Bayes, normal model: mean of the Gaussian prior of the effect.")
+    prior_effect_variance: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Bayes, normal model: variance of the Gaussian prior of the effect; None = flat (improper) prior.")
+    prior_effect_scale: Literal["relative", "absolute"] = Field(
+        "relative", description="Scale the Gaussian prior is given on (GrowthBook's prior_type); rescaled by |control|.")
+    cuped_theta: Literal["within_arm", "pooled_sample"] = Field(
+        "within_arm", description=("CUPED slope: pooled within-arm regression slope (regression with a treatment term), "
+                                   "or both arms as one sample (GrowthBook)."))
+
+    @model_validator(mode="after")
+    def _conventions_match_scale(self) -> "AnalysisSettings":
+        if self.effect_scale == "relative" and (self.continuity or self.proportion_ci == "newcombe"):
+            raise ValueError("continuity=True and proportion_ci='newcombe' are conventions of the absolute difference; "
+                             "set effect_scale='absolute' to use them (R prop.test parity).")
+        return self
 
 
 def method_name(kind: str, s: AnalysisSettings) -> str:
-    """Short label of the method and its conventions, e.g. ``z_pooled_cc_wald``."""
+    """Short label of the method and its conventions, e.g. ``z_pooled_cc_wald`` or ``welch_relative``.
+
+    The suffix ``_relative`` marks the relative effect scale (delta method); absolute-scale
+    labels are unchanged.
+    """
+    rel = "_relative" if s.effect_scale == "relative" else ""
+    cuped = ("_cuped" if s.cuped_theta == "within_arm" else "_cuped_pooled") if s.cuped else ""
     if s.engine == "bayes":
-        return "bayes_beta" if kind == "proportion" else ("bayes_normal_cuped" if s.cuped else "bayes_normal")
+        if kind == "proportion" and s.proportion_posterior == "beta":
+            return "bayes_beta"
+        return "bayes_normal" + (cuped if kind != "proportion" else "") + rel
     if kind == "proportion":
-        return "z_" + ("pooled" if s.pooled else "unpooled") + ("_cc" if s.continuity else "") + "_" + s.proportion_ci
+        ref = "t_welch" if s.proportion_reference == "welch_t" else "z"
+        if s.effect_scale == "relative":
+            return f"{ref}_delta_relative"
+        return (ref + "_" + ("pooled" if s.pooled else "unpooled") + ("_cc" if s.continuity else "")
+                + "_" + s.proportion_ci)
     if kind == "ratio":
-        return "delta_ratio_cuped" if s.cuped else "delta_ratio"
+        return "delta_ratio" + cuped + rel
     base = "student" if s.equal_var else "welch"
-    return base + ("_cuped" if s.cuped else "")
+    return base + cuped + rel
 
 
 def _as_arrays(x: VariantArrays | Sequence[VariantStats]) -> VariantArrays:
@@ -82,56 +123,68 @@ def _compute(kind: str, c: VariantArrays, t: VariantArrays, s: AnalysisSettings)
 
     if kind not in ("proportion", "mean", "count", "ratio"):
         raise ValueError(f"kind is {kind!r}; it must be one of 'proportion', 'mean', 'count', 'ratio'.")
+    scale = s.effect_scale
+    bayes_normal = s.engine == "bayes" and not (kind == "proportion" and s.proportion_posterior == "beta")
+    # The Bayesian normal model is two-sided: it takes the frequentist moments of the two-sided test.
+    alternative = "two-sided" if s.engine == "bayes" else s.alternative
     if kind == "proportion":
         x0, x1 = c.mean * c.n, t.mean * t.n
         x0 = np.where(c.n > 0, x0, 0.0)
         x1 = np.where(t.n > 0, x1, 0.0)
-        if s.engine == "bayes":
-            out = bayes.beta_binomial_arrays(c.n, x0, t.n, x1, prior_alpha=s.prior_alpha, prior_beta=s.prior_beta, alpha=s.alpha)
+        if s.engine == "bayes" and not bayes_normal:
+            return bayes.beta_binomial_arrays(c.n, x0, t.n, x1, prior_alpha=s.prior_alpha, prior_beta=s.prior_beta,
+                                              alpha=s.alpha)
+        out = proportions.proportions_arrays(c.n, x0, t.n, x1, alpha=s.alpha, pooled=s.pooled, continuity=s.continuity,
+                                             ci=s.proportion_ci, alternative=alternative, scale=scale,
+                                             reference=s.proportion_reference)
+        out["mean_control"], out["mean_treatment"] = c.mean, t.mean
+    elif kind == "ratio":
+        if s.cuped:
+            out = cuped.cuped_ratio_arrays(c, t, alpha=s.alpha, alternative=alternative, scale=scale,
+                                           theta_mode=s.cuped_theta)
         else:
-            out = proportions.proportions_arrays(c.n, x0, t.n, x1, alpha=s.alpha, pooled=s.pooled, continuity=s.continuity,
-                                                 ci=s.proportion_ci, alternative=s.alternative)
-            out["mean_control"], out["mean_treatment"] = c.mean, t.mean
-        return out
-    if kind == "ratio":
-        out = (cuped.cuped_ratio_arrays if s.cuped else ratio.ratio_arrays)(c, t, alpha=s.alpha, alternative=s.alternative)
+            out = ratio.ratio_arrays(c, t, alpha=s.alpha, alternative=alternative, scale=scale)
     elif s.cuped:
-        out = cuped.cuped_means_arrays(c, t, alpha=s.alpha, alternative=s.alternative)
+        out = cuped.cuped_means_arrays(c, t, alpha=s.alpha, alternative=alternative, scale=scale,
+                                       theta_mode=s.cuped_theta)
     else:
         out = means.welch_arrays(c.n, c.mean, c.var, t.n, t.mean, t.var, alpha=s.alpha, equal_var=s.equal_var,
-                                 alternative=s.alternative)
+                                 alternative=alternative, scale=scale)
         out["mean_control"], out["mean_treatment"] = c.mean, t.mean
-    if s.engine == "bayes":
-        # Split the variance of the difference back into the two arms' shares.
-        with np.errstate(all="ignore"):  # rows with NaN/inf variances carry an error code already
-            v0 = _arm_var(kind, c, s, out)
-            v1 = out["se"] ** 2 - v0
-        codes = out["error_code"]
-        b = bayes.normal_arrays(out["mean_control"], v0, out["mean_treatment"], v1, c.n, t.n, alpha=s.alpha)
-        b["error_code"] = np.where(np.not_equal(codes, None), codes, b["error_code"])
-        return b
+    if bayes_normal:
+        out = bayes.posterior_columns(out, alpha=s.alpha, scale=scale, prior_mean=s.prior_effect_mean,
+                                      prior_variance=s.prior_effect_variance, prior_scale=s.prior_effect_scale)
+        out = bayes.blank_bayes(out)
     return out
 
 
-def _arm_var(kind, c, s, out):
-    """Variance of the control arm's estimate, as used by the frequentist computation."""
+def _control_se(kind: str, c: VariantArrays) -> np.ndarray:
+    """Standard error of the control estimate (for the near-zero-baseline warning)."""
     from experiments import ratio
 
-    if kind == "ratio" and not s.cuped:
-        return ratio.ratio_estimate(c.n, c.mean, c.den_mean, c.m2, c.den_m2, c.num_den_m2)[1]
-    if s.cuped:
-        # theta-adjusted variance of the control mean (same formula as cuped.py)
-        th = out["theta"]
-        if kind == "ratio":
-            with np.errstate(all="ignore"):
-                r = c.mean / c.den_mean
-                m2_l = (c.m2 - 2 * r * c.num_den_m2 + r * r * c.den_m2) / c.den_mean**2
-                cx = (c.cross_m2 - r * c.cov_den_m2) / c.den_mean
-                return np.maximum(m2_l - 2 * th * cx + th**2 * c.cov_m2, 0.0) / (c.n - 1) / c.n
-        with np.errstate(all="ignore"):
-            return np.maximum(c.m2 - 2 * th * c.cross_m2 + th**2 * c.cov_m2, 0.0) / (c.n - 1) / c.n
     with np.errstate(all="ignore"):
-        return c.var / c.n
+        if kind == "ratio":
+            return np.sqrt(ratio.ratio_estimate(c.n, c.mean, c.den_mean, c.m2, c.den_m2, c.num_den_m2)[1])
+        return np.sqrt(c.var / c.n)
+
+
+def _row_warnings(frame: pd.DataFrame, results: dict, se0: np.ndarray) -> np.ndarray:
+    """One ``"; "``-joined string of warnings per row ("" when none)."""
+    n = len(frame)
+    out = [[] for _ in range(n)]
+    ok = (frame["status"] == "ok").to_numpy()
+    with np.errstate(all="ignore"):
+        base = np.abs(frame["mean_control"].to_numpy(dtype=float))
+        near_zero = ok & np.isfinite(se0) & (base < 2.0 * se0)
+    for i in np.flatnonzero(near_zero):
+        out[i].append("BASELINE_NEAR_ZERO: the control mean is within 2 standard errors of 0, so the relative lift "
+                      "is unstable (it can change sign or explode), so read the absolute lift (effect_scale='absolute')")
+    disagree = results.get("test_interval_disagree")
+    if disagree is not None:
+        for i in np.flatnonzero(ok & (np.nan_to_num(disagree) > 0)):
+            out[i].append("TEST_INTERVAL_DISAGREE: the R-convention test (pooled/continuity/Newcombe) and the interval "
+                          "disagree at this alpha, and the decision follows the interval")
+    return np.asarray(["; ".join(w) for w in out], dtype=object)
 
 
 def compare_table(control: VariantArrays | Sequence[VariantStats], treatment: VariantArrays | Sequence[VariantStats], *,
@@ -181,16 +234,27 @@ def compare_table(control: VariantArrays | Sequence[VariantStats], treatment: Va
         "method": np.empty(n, dtype=object),
     }
     results: dict[str, np.ndarray] = {}
+    se0 = np.full(n, np.nan)
     for k in pd.unique(kinds):
         idx = np.flatnonzero(kinds == k)
         sub_c = VariantArrays(**{f: getattr(c, f)[idx] for f in c.__dataclass_fields__})
         sub_t = VariantArrays(**{f: getattr(t, f)[idx] for f in t.__dataclass_fields__})
         out = _compute(str(k), sub_c, sub_t, s)
+        se0[idx] = _control_se(str(k), sub_c)
         frame_cols["method"][idx] = method_name(str(k), s)
         for key, val in out.items():
             if key not in results:
                 results[key] = np.full(n, None, dtype=object) if key == "error_code" else np.full(n, np.nan)
             results[key][idx] = val
+    # Variances lost to cancellation in raw sums: no inference, say why (and where the stable path is).
+    lost = (np.nan_to_num(c.rounding_error, nan=0.0) > PRECISION_LIMIT) | (np.nan_to_num(t.rounding_error, nan=0.0) > PRECISION_LIMIT)
+    if lost.any() and "error_code" in results:
+        codes = results["error_code"]
+        codes[lost & np.equal(codes, None)] = "PRECISION_LOSS"
+        for key in ("lift_absolute_ci_low", "lift_absolute_ci_high", "lift_relative_ci_low", "lift_relative_ci_high",
+                    "p_value", "statistic", "chance_to_beat_control", "expected_loss", "expected_loss_control"):
+            if key in results:
+                results[key][lost] = np.nan
     frame = pd.DataFrame(frame_cols)
     frame["n_control"] = c.n.astype(np.int64)
     frame["n_treatment"] = t.n.astype(np.int64)
@@ -200,9 +264,12 @@ def compare_table(control: VariantArrays | Sequence[VariantStats], treatment: Va
     codes = results.get("error_code", np.full(n, None, dtype=object))
     frame["status"] = np.where(np.not_equal(codes, None), "error", "ok")
     frame["error_code"] = codes
-    for key in ("df", "se", "theta", "variance_reduction", "chance_to_beat_control", "expected_loss", "expected_loss_control"):
+    for key in ("df", "se", "se_relative", "se_scaled", "theta", "variance_reduction", "chance_to_beat_control", "expected_loss",
+                "expected_loss_control", "posterior_mean", "posterior_sd"):
         if key in results:
             frame[key] = results[key]
+    frame["effect_scale"] = s.effect_scale
+    frame["warnings"] = _row_warnings(frame, results, se0)
     if correction is not None:
         from experiments.multiple import adjust_by_scope
 

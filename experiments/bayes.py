@@ -14,20 +14,23 @@ the narrower posterior's mean +- 12 standard deviations clipped to [0, 1] (the s
 with the roles swapped when p1's posterior is the narrower): exact to ~1e-7 against
 Evan Miller's closed-form sum (tested), and vectorised over rows.
 
-**Normal.** For means and ratio metrics, the posterior of each variant's mean is normal with the
-frequentist estimate and its variance (flat prior; gbstats' default "uninformative" setting), so
-the difference D is N(d, s^2): chance to beat = Phi(d / s), expected loss
-``E[max(-D, 0)] = s phi(d/s) - d Phi(-d/s)`` (metric units). Credible intervals are
-``d +- z s``; relative credible intervals use the delta method.
+**Normal.** For means and ratio metrics (and proportions with ``proportion_posterior="normal"``,
+GrowthBook's model) the effect D on the chosen scale (absolute, or the relative lift with its
+delta-method variance) has the posterior N(d, s^2) under a flat prior (gbstats' default), or the
+precision-weighted combination with a proper Gaussian prior: chance to beat = Phi(d / s), expected
+loss ``E[max(-D, 0)] = s phi(d/s) - d Phi(-d/s)``. Credible intervals are ``d +- z s`` on the
+chosen scale and rescaled by ``|control|`` on the other.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from experiments.means import difference_of_estimates, error_codes
 
-__all__ = ["beta_binomial_arrays", "normal_arrays", "normal_chance_and_loss"]
+__all__ = ["beta_binomial_arrays", "normal_arrays", "normal_chance_and_loss", "gaussian_posterior"]
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(128)
 
@@ -90,9 +93,13 @@ def beta_binomial_arrays(n0, x0, n1, x1, *, prior_alpha: float = 1.0, prior_beta
     out.update(chance_to_beat_control=np.clip(beat, 0.0, 1.0), expected_loss=np.maximum(loss, 0.0),
                expected_loss_control=np.maximum(loss_control, 0.0), mean_control=m0, mean_treatment=m1,
                statistic=np.full(n0.shape, np.nan), p_value=np.full(n0.shape, np.nan), error_code=codes)
-    for k in ("chance_to_beat_control", "expected_loss", "expected_loss_control", "lift_absolute_ci_low",
+    for k in ("chance_to_beat_control", "expected_loss", "expected_loss_control", "lift_absolute", "lift_absolute_ci_low",
               "lift_absolute_ci_high", "lift_relative", "lift_relative_ci_low", "lift_relative_ci_high"):
         out[k] = np.where(bad, np.nan, out[k])
+    # Error rows show what was observed (x / n where there are users), never the stand-in's 0.5.
+    with np.errstate(all="ignore"):
+        out["mean_control"] = np.where(bad, np.where(n0 > 0, x0 / n0, np.nan), m0)
+        out["mean_treatment"] = np.where(bad, np.where(n1 > 0, x1 / n1, np.nan), m1)
     return out
 
 
@@ -108,19 +115,89 @@ def normal_chance_and_loss(diff, se):
     return chance, np.maximum(loss, 0.0)
 
 
-def normal_arrays(mu0, v0, mu1, v1, n0, n1, *, alpha: float = 0.05):
+def gaussian_posterior(estimate, se, *, prior_mean: float = 0.0, prior_variance: float | None = None):
+    """Posterior mean and sd of an effect with data ``N(estimate, se^2)`` and a Gaussian prior.
+
+    ``prior_variance=None`` is the improper flat prior (posterior = data), GrowthBook's default;
+    a proper prior ``N(prior_mean, prior_variance)`` combines by precision weighting, as gbstats'
+    ``EffectBayesianABTest`` (``GaussianPrior(mean, variance, proper=True)``). ``prior_mean`` and
+    ``prior_variance`` are arrays or scalars on the same scale as ``estimate``.
+    """
+    estimate, se = np.asarray(estimate, dtype=float), np.asarray(se, dtype=float)
+    if prior_variance is None:
+        return estimate, se
+    with np.errstate(all="ignore"):
+        prec = 1.0 / se**2 + 1.0 / np.asarray(prior_variance, dtype=float)
+        mean = (estimate / se**2 + np.asarray(prior_mean, dtype=float) / prior_variance) / prec
+    return mean, np.sqrt(1.0 / prec)
+
+
+def normal_arrays(mu0, v0, mu1, v1, n0, n1, *, alpha: float = 0.05, scale: str = "absolute",
+                  prior_mean: float = 0.0, prior_variance: float | None = None, prior_scale: str = "relative"):
     """Normal-model comparison per row from estimates ``mu`` and their variances ``v``.
 
-    Returns the credible-interval columns, ``chance_to_beat_control``, ``expected_loss``
-    (metric units) and ``error_code``.
+    The posterior of the effect on ``scale`` (absolute difference, or the relative lift
+    ``(mu1 - mu0) / |mu0|`` with its delta-method variance) is ``N(estimate, se^2)`` under a flat
+    prior, or the precision-weighted combination with a proper Gaussian prior
+    ``N(prior_mean, prior_variance)`` given on ``prior_scale`` (rescaled by ``|mu0|`` when it
+    differs from ``scale``, as gbstats does). Chance to beat control, the expected loss of
+    shipping (``E[max(-D, 0)]``, gbstats' ``risk[1]``), the loss of keeping control
+    (``E[max(D, 0)]``, ``risk[0]``) and the credible interval all come from that one posterior,
+    so ``chance > 1 - alpha/2`` or ``< alpha/2`` exactly when the interval excludes 0.
+
+    Returns the credible-interval columns, ``chance_to_beat_control``, ``expected_loss``,
+    ``expected_loss_control`` (units of ``scale``), ``posterior_mean``, ``posterior_sd`` and
+    ``error_code``.
     """
-    out = difference_of_estimates(mu0, v0, mu1, v1, alpha=alpha)
-    chance, loss = normal_chance_and_loss(out["lift_absolute"], out["se"])
-    codes = error_codes(n0, n1, np.asarray(v0) + np.asarray(v1), min_n=2)
-    bad = np.not_equal(codes, None)
-    out.update(chance_to_beat_control=np.where(bad, np.nan, chance), expected_loss=np.where(bad, np.nan, loss),
-               statistic=np.full(bad.shape, np.nan), p_value=np.full(bad.shape, np.nan), error_code=codes,
-               mean_control=np.asarray(mu0, dtype=float), mean_treatment=np.asarray(mu1, dtype=float))
-    for k in ("lift_absolute_ci_low", "lift_absolute_ci_high", "lift_relative", "lift_relative_ci_low", "lift_relative_ci_high"):
+    mu0 = np.asarray(mu0, dtype=float)
+    out = difference_of_estimates(mu0, v0, mu1, v1, alpha=alpha, scale=scale)
+    out = posterior_columns(out, alpha=alpha, scale=scale, prior_mean=prior_mean,
+                            prior_variance=prior_variance, prior_scale=prior_scale)
+    codes = error_codes(n0, n1, np.asarray(v0) + np.asarray(v1), min_n=2, mu0=mu0 if scale == "relative" else None)
+    out.update(error_code=codes, mean_control=mu0, mean_treatment=np.asarray(mu1, dtype=float))
+    return blank_bayes(out)
+
+
+def blank_bayes(out: dict) -> dict:
+    """NaN out every inferential column of rows with an error code."""
+    bad = np.not_equal(out["error_code"], None)
+    for k in ("chance_to_beat_control", "expected_loss", "expected_loss_control", "posterior_mean", "posterior_sd",
+              "lift_absolute_ci_low", "lift_absolute_ci_high", "lift_relative", "lift_relative_ci_low",
+              "lift_relative_ci_high"):
         out[k] = np.where(bad, np.nan, out[k])
+    return out
+
+
+def posterior_columns(out: dict, *, alpha: float, scale: str, prior_mean: float = 0.0,
+                      prior_variance: float | None = None, prior_scale: str = "relative") -> dict:
+    """Turn frequentist columns (``estimate``, ``se_scaled`` on ``scale``, ``baseline``) into posterior columns.
+
+    Sets the credible intervals on both scales, ``chance_to_beat_control``, ``expected_loss``,
+    ``expected_loss_control``, ``posterior_mean``, ``posterior_sd``, and NaN ``statistic`` and
+    ``p_value`` (see :func:`normal_arrays`).
+    """
+    from scipy import stats
+
+    if prior_variance is not None and not (math.isfinite(prior_variance) and prior_variance > 0):
+        raise ValueError(f"prior_variance is {prior_variance}; it must be a finite number > 0, or None for a flat prior.")
+    if not math.isfinite(prior_mean):
+        raise ValueError(f"prior_mean is {prior_mean}; it must be a finite number.")
+    pm, pv = prior_mean, prior_variance
+    with np.errstate(all="ignore"):
+        base = np.asarray(out["baseline"], dtype=float)  # |control| used by the frequentist columns
+        if pv is not None and prior_scale != scale:
+            pm, pv = (pm * base, pv * base**2) if scale == "absolute" else (pm / base, pv / base**2)
+        post_mean, post_sd = gaussian_posterior(out["estimate"], out["se_scaled"], prior_mean=pm, prior_variance=pv)
+        chance, loss = normal_chance_and_loss(post_mean, post_sd)
+        q = stats.norm.ppf(1 - alpha / 2)
+        lo, hi = post_mean - q * post_sd, post_mean + q * post_sd
+        if scale == "absolute":
+            out.update(lift_absolute_ci_low=lo, lift_absolute_ci_high=hi, lift_relative_ci_low=lo / base,
+                       lift_relative_ci_high=hi / base)
+        else:
+            out.update(lift_relative_ci_low=lo, lift_relative_ci_high=hi, lift_absolute_ci_low=lo * base,
+                       lift_absolute_ci_high=hi * base)
+    nan = np.full(np.shape(post_mean), np.nan)
+    out.update(chance_to_beat_control=chance, expected_loss=loss, expected_loss_control=np.maximum(loss + post_mean, 0.0),
+               posterior_mean=post_mean, posterior_sd=post_sd, statistic=nan, p_value=nan.copy())
     return out

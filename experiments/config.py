@@ -145,6 +145,10 @@ class MetricConfig(_Model):
         None, description="Pre-period covariate column for CUPED (users data; events data: constant per user)."
     )
     higher_is_better: bool = Field(True, description="False for metrics such as latency or unsubscribes.")
+    value_per_unit: float | None = Field(
+        None, allow_inf_nan=False,
+        description=("Money per unit of the metric per user (1 for revenue per user; the value of one conversion for "
+                     "a conversion rate). Enables the report's expected money impact per week."))
     non_inferiority_margin: float | None = Field(
         None, ge=0, lt=1, allow_inf_nan=False, description="Guardrails: tolerated relative harm (fraction, e.g. 0.02)."
     )
@@ -169,6 +173,11 @@ class SequentialConfig(_Model):
     msprt_tau_relative: float = Field(
         0.05, gt=0, allow_inf_nan=False,
         description="mSPRT mixing scale as a fraction of the control mean (about the effect you expect).",
+    )
+    tuning_n: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description=("mSPRT parametrised as GrowthBook: its tuning parameter N* (total users at which the interval "
+                     "is tightest; GrowthBook's default 5000). Replaces msprt_tau_relative when given."),
     )
 
 
@@ -201,6 +210,11 @@ class ExperimentConfig(_Model):
     metrics: list[MetricConfig] = Field(min_length=1, description="Metrics; at least one success metric.")
     data: DataSource = Field(description="Where the data comes from.")
     alpha: float = Field(0.05, gt=0, lt=0.5, allow_inf_nan=False, description="Two-sided type-I error rate.")
+    effect_scale: Literal["relative", "absolute"] = Field(
+        "relative",
+        description=("Effect the p-values, intervals, sequential test and decision are about: 'relative' "
+                     "((treatment - control) / |control|, delta method; GrowthBook's default) or 'absolute' "
+                     "(treatment - control; R t.test / prop.test)."))
     power: float = Field(0.8, gt=0, lt=1, allow_inf_nan=False, description="Target power for MDE and projections.")
     sequential: SequentialConfig = Field(default_factory=SequentialConfig, description="Weekly monitoring.")
     expected_weekly_users: float | None = Field(
@@ -214,6 +228,10 @@ class ExperimentConfig(_Model):
         56, gt=0, le=3650, description="Longest the experiment may run (days from start_date) before it stops."
     )
     srm_alpha: float = Field(0.001, gt=0, lt=0.5, allow_inf_nan=False, description="Threshold of the SRM chi-square test.")
+    srm_tolerance_relative: float = Field(
+        0.01, ge=0, lt=1, allow_inf_nan=False,
+        description=("A detected SRM blocks ship only when a variant's share is off its plan by at least this fraction "
+                     "(0.01 = 1 % of the planned share); smaller mismatches are reported as tiny (SRM_TINY)."))
     applies_to: AppliesTo | None = Field(None, description="Optional link to a budget channel when shipped.")
 
     @field_validator("variants")

@@ -4,8 +4,9 @@ Rules, applied in order (all lifts read in each metric's *good* direction, so "p
 better; intervals are the ones on the results: fixed-horizon, or the sequential ones when a
 :class:`~experiments.sequential.SequentialResult` is given for the metric):
 
-1. **Validity.** A failed SRM check (``SRM_FAIL``) or any data-quality failure
-   (``DATA_QUALITY_FAIL``) blocks "ship": the action is ``stop`` (investigate, do not ship), and
+1. **Validity.** A harmful SRM (``SRM_FAIL``: detected, and a variant's share off its plan by
+   at least ``srm_tolerance_relative``) or any data-quality failure (``DATA_QUALITY_FAIL``)
+   blocks "ship" (a detected but tiny mismatch only adds ``SRM_TINY``): the action is ``stop`` (investigate, do not ship), and
    ``SHIP_BLOCKED`` is added when the metrics alone would have shipped. A success or guardrail
    metric whose analysis failed gives ``ANALYSIS_ERROR`` and also blocks ship.
 2. **Guardrails** (non-inferiority): with margin ``m`` (fraction, e.g. 0.02 = may not get worse
@@ -41,6 +42,8 @@ __all__ = ["DecisionConfig", "Guardrail", "SuccessMetric", "Progress", "Decision
 
 REASON_CODES: dict[str, str] = {
     "SRM_FAIL": "sample ratio mismatch: the split of users differs from the plan; results are not trustworthy",
+    "SRM_TINY": ("the split differs detectably but by less than the tolerance from the plan; too small to bias "
+                 "the results, but check the assignment"),
     "DATA_QUALITY_FAIL": "a data-quality check failed; results are not trustworthy",
     "SHIP_BLOCKED": "the metrics alone would ship, but a validity check blocks it",
     "ANALYSIS_ERROR": "a success or guardrail metric could not be analysed (see its error code)",
@@ -87,6 +90,10 @@ class DecisionConfig(BaseModel):
     variant: str | None = Field(None, description="Treatment to decide on; default the only one in the results.")
     target_power: float = Field(0.8, gt=0, lt=1, allow_inf_nan=False, description="Conditional power needed to keep going.")
     max_duration_days: int = Field(56, gt=0, description="Longest the experiment may run, days from start.")
+    srm_tolerance_relative: float = Field(
+        0.01, ge=0, lt=1, allow_inf_nan=False,
+        description=("A detected sample ratio mismatch blocks only when a variant's share is off its plan by at least "
+                     "this fraction (0.01: 50 % planned, outside 49.5-50.5 %); smaller ones are reported as SRM_TINY."))
 
 
 class Progress(BaseModel):
@@ -146,15 +153,28 @@ class Decision:
         return f"{self.action.upper()}{end}: " + "; ".join(f"{c} ({REASON_CODES[c]})" for c in self.reason_codes)
 
 
-def _interval(r: ComparisonResult, sign: float, seq=None) -> tuple[float, float, float]:
-    """Good-direction relative lift and interval (lo, hi) of a comparison."""
+def _interval(r: ComparisonResult, sign: float, seq=None) -> tuple[float, float, float, float]:
+    """Good-direction lift and interval (lo, hi) of a comparison, and the unit of a relative margin.
+
+    Relative (fraction of control) where it exists; when the control mean is 0 the relative lift
+    does not, and the absolute interval (the same test, metric units) is read instead, with a
+    relative margin worth ``margin * |control|`` = 0 there.
+    """
     lift, lo, hi = r.lift_relative, r.lift_relative_ci_low, r.lift_relative_ci_high
-    if seq is not None and r.mean_control not in (0.0,) and math.isfinite(r.mean_control):
+    unit = 1.0
+    if seq is not None and getattr(seq, "scale", "absolute") == "relative":
+        lift, lo, hi = seq.estimate, seq.ci_low, seq.ci_high
+    elif seq is not None and r.mean_control not in (0.0,) and math.isfinite(r.mean_control):
         base = abs(r.mean_control)
         lift, lo, hi = seq.estimate / base, seq.ci_low / base, seq.ci_high / base
+    elif seq is not None:
+        lift, lo, hi, unit = seq.estimate, seq.ci_low, seq.ci_high, 0.0
+    if math.isnan(lo) or math.isnan(hi):
+        lift, lo, hi = r.lift_absolute, r.lift_absolute_ci_low, r.lift_absolute_ci_high
+        unit = abs(r.mean_control) if math.isfinite(r.mean_control) else 0.0
     if sign < 0:
         lift, lo, hi = -lift, -hi, -lo
-    return lift, lo, hi
+    return lift, lo, hi, unit
 
 
 def decide(results: ComparisonTable | Sequence[ComparisonResult], config: DecisionConfig, *, srm=None,
@@ -192,9 +212,13 @@ def decide(results: ComparisonTable | Sequence[ComparisonResult], config: Decisi
     codes: list[str] = []
     details: dict[str, str] = {}
     blocked = False
-    if any(s.failed for s in srm_list):
+    severities = [s.severity(config.srm_tolerance_relative) if hasattr(s, "severity") else ("harmful" if s.failed else "none")
+                  for s in srm_list]
+    if "harmful" in severities:
         codes.append("SRM_FAIL")
         blocked = True
+    elif "tiny" in severities:
+        codes.append("SRM_TINY")
     if data_quality_failures:
         codes.append("DATA_QUALITY_FAIL")
         blocked = True
@@ -206,10 +230,11 @@ def decide(results: ComparisonTable | Sequence[ComparisonResult], config: Decisi
             details[g.metric] = "MISSING_METRIC" if r is None else "ANALYSIS_ERROR"
             analysis_error, guard_ok = True, False
             continue
-        _, lo, hi = _interval(r, 1.0 if g.direction == "increase" else -1.0, sequential.get(g.metric))
-        if hi < -g.margin_relative:
+        _, lo, hi, unit = _interval(r, 1.0 if g.direction == "increase" else -1.0, sequential.get(g.metric))
+        margin = g.margin_relative * unit
+        if hi < -margin:
             details[g.metric], harm, guard_ok = "GUARDRAIL_HARM", True, False
-        elif lo > -g.margin_relative:
+        elif lo > -margin:
             details[g.metric] = "GUARDRAIL_OK"
         else:
             details[g.metric], guard_ok = "GUARDRAIL_INCONCLUSIVE", False
@@ -220,7 +245,7 @@ def decide(results: ComparisonTable | Sequence[ComparisonResult], config: Decisi
             details[m.metric] = "MISSING_METRIC" if r is None else "ANALYSIS_ERROR"
             analysis_error = True
             continue
-        _, lo, hi = _interval(r, 1.0 if m.direction == "increase" else -1.0, sequential.get(m.metric))
+        _, lo, hi, _ = _interval(r, 1.0 if m.direction == "increase" else -1.0, sequential.get(m.metric))
         if lo > 0:
             details[m.metric], positive = "SUCCESS_SIG_POSITIVE", True
         elif hi < 0:

@@ -18,7 +18,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from experiments.aggregate import AggregationError, DataIssue
 
@@ -115,6 +115,18 @@ class ExperimentAnalysis:
         Ship / stop / continue (or error) with reasons.
     warnings : tuple of str
         Everything to read with care.
+    variant_stats : pandas.DataFrame or None
+        Last look, one row per (metric, variant): ``metric, kind, role, variant, n`` (users),
+        ``numerator`` (sum of the metric; converting users for proportions), ``denominator``
+        (users, or the sum of the ratio's denominator) and ``mean`` = numerator / denominator.
+    by_dimension : pandas.DataFrame or None
+        Last look, one row per (dimension, level, metric, treatment): the comparison inside that
+        slice (``n_control, n_treatment, lift_relative, lift_relative_ci_low/high`` fixed-horizon,
+        ``p_value``, ``p_value_adjusted`` Holm within each metric and treatment across the slices,
+        ``status``, ``error_code``). Exploratory: slices are not what the decision reads.
+    traffic : pandas.DataFrame or None
+        Per look and variant: ``k, week, variant, users`` (cumulative), ``new_users``,
+        ``days`` (days of the experiment in that week) and ``users_per_day`` (new users / days).
     """
 
     name: str
@@ -134,14 +146,22 @@ class ExperimentAnalysis:
     error_message: str = ""
     warnings: tuple[str, ...] = ()
     config: "ExperimentConfig | None" = field(default=None, repr=False, compare=False)
+    variant_stats: "pd.DataFrame | None" = None
+    traffic: "pd.DataFrame | None" = None
+    by_dimension: "pd.DataFrame | None" = None
 
     @property
     def srm_status(self) -> str:
-        """``"ok"``, ``"fail"`` (overall or any slice) or ``"n/a"``."""
+        """``"ok"``, ``"fail"`` (a harmful mismatch overall or in a slice), ``"tiny"`` (detected, but every
+        share within ``srm_tolerance_relative`` of the plan) or ``"n/a"``."""
         if not self.srm:
             return "n/a"
-        if any(r.status == "fail" for r in self.srm):
+        tol = self.config.srm_tolerance_relative if self.config is not None else 0.01
+        severities = {r.severity(tol) for r in self.srm}
+        if "harmful" in severities:
             return "fail"
+        if "tiny" in severities:
+            return "tiny"
         return "ok" if self.srm[0].status == "ok" else "n/a"
 
     @property
@@ -165,6 +185,9 @@ class ExperimentAnalysis:
             "sequential": {k: v.to_dict() for k, v in self.sequential.items()},
             "issues": [i.to_dict() for i in self.issues], "decision": self.decision.to_dict(),
             "warnings": list(self.warnings),
+            "variant_stats": [] if self.variant_stats is None else self.variant_stats.to_dict(orient="records"),
+            "traffic": [] if self.traffic is None else self.traffic.to_dict(orient="records"),
+            "by_dimension": [] if self.by_dimension is None else self.by_dimension.to_dict(orient="records"),
         })
 
 
@@ -226,7 +249,11 @@ class ExperimentsAnalysis:
             row: dict[str, Any] = {"experiment": e.name, "status": e.status, "decision": e.decision.action,
                                    "variant": e.decision.variant, "reasons": ", ".join(e.decision.reason_codes),
                                    "primary_metric": None, "lift_relative": math.nan, "ci_low": math.nan,
-                                   "ci_high": math.nan, "srm": e.srm_status, "power": e.power_status,
+                                   "ci_high": math.nan, "srm": e.srm_status,
+                                   # "ship" never stands next to a bare "underpowered": the effect is
+                                   # significant, only its size is uncertain.
+                                   "power": ("low, significant anyway" if e.power_status == "underpowered"
+                                             and e.decision.action == "ship" else e.power_status),
                                    "users": sum(e.variant_users.values()) if e.variant_users else 0,
                                    "projected_end_date": e.decision.projected_end_date}
             primary = _primary_row(e)
@@ -266,13 +293,21 @@ def analyze_experiments(
     week: str | None = None,
     engine: "Engine | None" = None,
     today: dt.date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ExperimentsAnalysis:
     """Analyse every experiment as of ``week`` (ISO, e.g. ``"2026-W47"``; None: all data).
 
     Never raises for a problem in one experiment's data: that experiment carries
     ``status="error"`` and an error code. Config errors are caught earlier (load time).
+    ``progress(done, total)`` is called after each experiment (all its metrics and looks).
     """
-    results = tuple(analyze_experiment(exp, base_dir, week, engine) for exp in config.experiments)
+    n = len(config.experiments)
+    out = []
+    for i, exp in enumerate(config.experiments):
+        out.append(analyze_experiment(exp, base_dir, week, engine))
+        if progress is not None:
+            progress(i + 1, n)
+    results = tuple(out)
     warnings = []
     for r in results:
         if r.status == "error":
@@ -312,9 +347,94 @@ def analyze_experiment(exp: "ExperimentConfig", base_dir: str | Path = ".", week
         name=exp.name, description=exp.description, status="ok", week=agg.looks[-1].label,
         looks=tuple(lk.label for lk in agg.looks), variant_users=dict(agg.variant_users), comparisons=last,
         over_time=over_time, srm=tuple(srm), power=tuple(power), sequential=sequential, issues=issues,
-        warnings=tuple(warnings), config=exp,
+        warnings=tuple(warnings), config=exp, variant_stats=_variant_stats(exp, agg, present),
+        traffic=_traffic(exp, agg, present), by_dimension=_by_dimension(exp, agg, present),
     )
     return replace(analysis, decision=_decide(exp, analysis, agg))
+
+
+def _variant_stats(exp: "ExperimentConfig", agg: "Aggregates", present: list[str]) -> "pd.DataFrame":
+    """Raw numerator, denominator and mean per (metric, variant) at the last look."""
+    import pandas as pd
+
+    rows = []
+    for m in exp.metrics:
+        stats = agg.stats(m.name)
+        for v in present:
+            s = stats.get(v)
+            if s is None:
+                continue
+            den = s.den_sum if m.kind == "ratio" and s.den_sum is not None else float(s.n)
+            num = float(s.sum)
+            if m.kind == "proportion" and abs(num - round(num)) < 1e-6:
+                num = float(round(num))  # n * mean from the moments path: 397.99999999999994 converters are 398
+            rows.append({"metric": m.name, "kind": m.kind, "role": m.role, "variant": v, "n": int(s.n),
+                         "numerator": num, "denominator": float(den), "mean": num / den if den else math.nan})
+    return pd.DataFrame(rows, columns=["metric", "kind", "role", "variant", "n", "numerator", "denominator", "mean"])
+
+
+def _pairs(stats: dict, control: str, present: list[str]) -> list[tuple[Any, Any]]:
+    """(control, treatment) statistics for every treatment present in ``stats`` (none without the control)."""
+    if control not in stats:
+        return []
+    return [(stats[control], stats[v]) for v in present if v != control and v in stats]
+
+
+def _by_dimension(exp: "ExperimentConfig", agg: "Aggregates", present: list[str]) -> "pd.DataFrame | None":
+    """Every metric and treatment compared inside each dimension level (last look, fixed horizon)."""
+    import pandas as pd
+
+    from experiments.analysis import AnalysisSettings, compare_table
+
+    dm = agg.dimension_moments
+    if dm is None or dm.empty:
+        return None
+    controls, treatments, kinds, metrics, dims = [], [], [], [], []
+    for (dimension, level), _ in dm.groupby(["dimension", "level"], sort=True):
+        for m in exp.metrics:
+            for c, t in _pairs(agg.slice_stats(m.name, dimension, level), exp.control, present):
+                controls.append(c)
+                treatments.append(t)
+                kinds.append(m.kind)
+                metrics.append(m.name)
+                dims.append(f"{dimension}={level}")
+    if not controls:
+        return None
+    # CUPED is left out here: a slice's covariate sums are not aggregated per level.
+    table = compare_table(controls, treatments, kind=kinds, metric=metrics, dimension=dims,
+                          settings=AnalysisSettings(alpha=exp.alpha, effect_scale=exp.effect_scale),
+                          correction="holm", scope=("metric", "variant")).frame
+    keep = ["dimension", "metric", "variant", "n_control", "n_treatment", "mean_control", "mean_treatment",
+            "lift_relative", "lift_relative_ci_low", "lift_relative_ci_high", "p_value", "p_value_adjusted",
+            "status", "error_code"]
+    return pd.DataFrame(table[keep]).reset_index(drop=True)
+
+
+def _traffic(exp: "ExperimentConfig", agg: "Aggregates", present: list[str]) -> "pd.DataFrame":
+    """Users per variant per weekly look: cumulative, new, and new per day of the experiment."""
+    import pandas as pd
+
+    first = exp.metrics[0].name
+    rows = []
+    prev: dict[str, int] = {}
+    for lk in agg.looks:
+        stats = agg.stats(first, lk.k)
+        monday, sunday = parse_week(lk.label)
+        days = (sunday - max(monday, exp.start_date)).days + 1
+        for v in present:
+            users = int(stats[v].n) if v in stats else prev.get(v, 0)
+            new = users - prev.get(v, 0)
+            rows.append({"k": lk.k, "week": lk.label, "variant": v, "users": users, "new_users": new,
+                         "days": days, "users_per_day": new / days if days > 0 else math.nan})
+            prev[v] = users
+    return pd.DataFrame(rows, columns=["k", "week", "variant", "users", "new_users", "days", "users_per_day"])
+
+
+def parse_week(label: str) -> tuple[dt.date, dt.date]:
+    """Monday and Sunday of an ISO week label ``YYYY-Www``."""
+    from experiments.config import parse_iso_week
+
+    return parse_iso_week(label)
 
 
 def _error(exp, week, code, message, agg=None, issues=(), srm=()) -> ExperimentAnalysis:
@@ -351,7 +471,7 @@ def _comparisons_over_time(exp: "ExperimentConfig", agg: "Aggregates", present: 
 
     from experiments.analysis import AnalysisSettings, compare_table
 
-    base = AnalysisSettings(alpha=exp.alpha)
+    base = AnalysisSettings(alpha=exp.alpha, effect_scale=exp.effect_scale)
     frames = []
     for cuped in (False, True):
         controls, treatments, kinds, metrics, ks = [], [], [], [], []
@@ -359,14 +479,9 @@ def _comparisons_over_time(exp: "ExperimentConfig", agg: "Aggregates", present: 
             if bool(m.covariate_column) != cuped:
                 continue
             for lk in agg.looks:
-                stats = agg.stats(m.name, lk.k)
-                if exp.control not in stats:
-                    continue
-                for v in present:
-                    if v == exp.control or v not in stats:
-                        continue
-                    controls.append(stats[exp.control])
-                    treatments.append(stats[v])
+                for c, t in _pairs(agg.stats(m.name, lk.k), exp.control, present):
+                    controls.append(c)
+                    treatments.append(t)
                     kinds.append(m.kind)
                     metrics.append(m.name)
                     ks.append(lk.k)
@@ -433,20 +548,28 @@ def _sequential(exp: "ExperimentConfig", agg: "Aggregates", over_time: "pd.DataF
         if group.empty or method == "fixed":
             continue
         n_by_k = {int(r.k): int(r.n_control + r.n_treatment) for r in group.itertuples()}
-        ses = [_standard_error(r, exp.alpha) for _, r in group.iterrows()]
-        estimates = group["lift_absolute"].tolist()
+        # The sequential test runs on the analysis' effect scale, so it tests what the p-value tests.
+        relative = exp.effect_scale == "relative"
+        ses = group["se_relative"].tolist() if relative else [_standard_error(r, exp.alpha) for _, r in group.iterrows()]
+        estimates = group["lift_relative" if relative else "lift_absolute"].tolist()
+        scale = exp.effect_scale
         if not all(math.isfinite(s) and s > 0 for s in ses):
             warnings.append(f"{metric}/{variant}: a look has no standard error; sequential intervals skipped")
             continue
         try:
-            if method == "msprt":
+            if method == "msprt" and exp.sequential.tuning_n is not None:
+                res = msprt(estimates, ses, tuning_n=exp.sequential.tuning_n, n=list(n_by_k.values()),
+                            alpha=exp.alpha, scale=scale)
+                crit = [abs(res.critical_value)] * len(ses)
+            elif method == "msprt":
                 control_mean = float(group["mean_control"].iloc[-1])
-                tau = exp.sequential.msprt_tau_relative * abs(control_mean) or ses[-1]
-                res = msprt(estimates, ses, tau=tau, alpha=exp.alpha)
+                tau = exp.sequential.msprt_tau_relative * (1.0 if relative else abs(control_mean)) or ses[-1]
+                res = msprt(estimates, ses, tau=tau, alpha=exp.alpha, scale=scale)
                 crit = [abs(res.critical_value)] * len(ses)  # only the last look's width is reported
             else:
                 fractions = _information_fractions(exp, agg, n_by_k)
-                res = group_sequential(estimates, ses, fractions, alpha=exp.alpha, kind=exp.sequential.spending)
+                res = group_sequential(estimates, ses, fractions, alpha=exp.alpha, kind=exp.sequential.spending,
+                                       scale=scale)
                 crit = list(res.boundaries)
                 out.loc[group.index, "information_fraction"] = fractions
         except ValueError as exc:
@@ -550,7 +673,8 @@ def _decide(exp: "ExperimentConfig", analysis: ExperimentAnalysis, agg: "Aggrega
             progress = Progress(start_date=exp.start_date, today=sunday,
                                 information_fraction=head.information_fraction, critical_value=final)
         config = DecisionConfig(success_metrics=success, guardrails=guards, variant=variant,
-                                target_power=exp.power, max_duration_days=exp.max_duration_days)
+                                target_power=exp.power, max_duration_days=exp.max_duration_days,
+                                srm_tolerance_relative=exp.srm_tolerance_relative)
         d = decide(ComparisonTable(frame), config, srm=list(analysis.srm), data_quality_failures=blocking,
                    progress=progress, sequential=seq)
         lift = frame.loc[frame["metric"] == primary, "lift_relative"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -32,6 +33,7 @@ from experiments.results import _clean
 __all__ = [
     "PowerResult", "power_proportions", "power_means", "sample_size_proportions", "sample_size_means",
     "sample_size_ratio", "mde_proportions", "mde_means", "expected_duration_days", "ratio_sd",
+    "cohens_h", "power_cohens_h", "sample_size_cohens_h",
 ]
 
 
@@ -89,6 +91,13 @@ class PowerResult:
                 f"{self.power:.1%} at alpha {self.alpha}")
 
 
+def _finite_inputs(**values: float | None) -> None:
+    """Refuse NaN/inf inputs by name before they reach scipy's root finders."""
+    for name, v in values.items():
+        if v is not None and not (isinstance(v, numbers.Real) and math.isfinite(v)):
+            raise ValueError(f"{name} is {v!r}; it must be a finite number.")
+
+
 def _check(alpha: float, power: float | None = None) -> None:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha is {alpha}; it must be strictly between 0 and 1 (e.g. 0.05).")
@@ -107,6 +116,7 @@ def power_proportions(n: float, p0: float, p1: float, *, alpha: float = 0.05, al
     from scipy import stats
 
     _check(alpha)
+    _finite_inputs(n=n, p0=p0, p1=p1)
     for name, p in (("p0", p0), ("p1", p1)):
         if not 0 < p < 1:
             raise ValueError(f"{name} is {p}; a conversion rate must be strictly between 0 and 1.")
@@ -122,6 +132,7 @@ def power_means(n: float, delta: float, sd: float, *, alpha: float = 0.05, alter
     from scipy import stats
 
     _check(alpha)
+    _finite_inputs(n=n, delta=delta, sd=sd)
     if not sd > 0:
         raise ValueError(f"sd is {sd}; the standard deviation per user must be > 0.")
     ncp = math.sqrt(n / 2) * abs(delta) / sd
@@ -130,6 +141,48 @@ def power_means(n: float, delta: float, sd: float, *, alpha: float = 0.05, alter
     nu = 2 * (n - 1)
     q = stats.t.isf(alpha / _sides(alternative), nu)
     return float(stats.nct.sf(q, nu, ncp))
+
+
+def cohens_h(p1: float, p0: float) -> float:
+    """Cohen's effect size for two proportions, ``h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p0))`` (R ``pwr::ES.h``)."""
+    _finite_inputs(p1=p1, p0=p0)
+    for name, p in (("p0", p0), ("p1", p1)):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{name} is {p}; a conversion rate must be in [0, 1].")
+    return 2.0 * math.asin(math.sqrt(p1)) - 2.0 * math.asin(math.sqrt(p0))
+
+
+def power_cohens_h(n: float, h: float, *, alpha: float = 0.05, alternative: str = "two-sided") -> float:
+    """Power of the arcsine test with ``n`` users per variant and effect ``h`` (R ``pwr::pwr.2p.test``).
+
+    The arcsine transform stabilises the variance (``Var(2 asin sqrt(p_hat)) ~ 1 / n``), so
+    ``h sqrt(n / 2)`` is the expected z. Two-sided power counts both tails, as pwr does; R's
+    ``power.prop.test`` (:func:`power_proportions`) uses the untransformed rates and counts one.
+    ``alternative="one-sided"`` is pwr's ``"greater"`` for ``h > 0``.
+    """
+    from scipy import stats
+
+    _check(alpha)
+    _finite_inputs(n=n, h=h)
+    if not n > 0:
+        raise ValueError(f"n is {n}; users per variant must be > 0.")
+    shift = h * math.sqrt(n / 2.0)
+    if _sides(alternative) == 1:
+        return float(stats.norm.sf(stats.norm.isf(alpha) - shift))
+    q = stats.norm.isf(alpha / 2.0)
+    return float(stats.norm.sf(q - shift) + stats.norm.cdf(-q - shift))
+
+
+def sample_size_cohens_h(h: float, *, alpha: float = 0.05, power: float = 0.8, alternative: str = "two-sided") -> float:
+    """Users per variant (not rounded, as ``pwr.2p.test(h, power)$n``) to reach ``power`` with effect ``h``."""
+    from scipy import optimize
+
+    _check(alpha, power)
+    _finite_inputs(h=h)
+    if h == 0:
+        raise ValueError("h is 0; the effect to detect must be non-zero.")
+    f = lambda m: power_cohens_h(m, abs(h), alpha=alpha, alternative=alternative) - power  # noqa: E731
+    return float(optimize.brentq(f, 1e-6, 1e12, xtol=1e-10, rtol=1e-14))
 
 
 def _smallest_n(power_fn, target: float, hi: float = 1e12) -> int:
@@ -151,6 +204,9 @@ def sample_size_proportions(p0: float, *, mde_relative: float | None = None, p1:
                             start_date: dt.date | None = None) -> PowerResult:
     """Users per variant to detect ``p1`` (or ``p0 * (1 + mde_relative)``) against ``p0``."""
     _check(alpha, power)
+    _finite_inputs(p0=p0, mde_relative=mde_relative, p1=p1)
+    if not 0 < p0 < 1:
+        raise ValueError(f"p0 is {p0}; a baseline conversion rate must be strictly between 0 and 1.")
     if (mde_relative is None) == (p1 is None):
         raise ValueError("give exactly one of mde_relative (e.g. 0.05 for +5 %) or p1 (the treatment rate).")
     p1 = p0 * (1 + mde_relative) if p1 is None else p1
@@ -167,6 +223,9 @@ def sample_size_means(baseline: float, sd: float, *, mde_relative: float | None 
                       traffic_share: float = 1.0, start_date: dt.date | None = None, kind: str = "mean") -> PowerResult:
     """Users per variant to detect ``delta`` (or ``baseline * mde_relative``) with per-user ``sd``."""
     _check(alpha, power)
+    _finite_inputs(baseline=baseline, sd=sd, mde_relative=mde_relative, delta=delta)
+    if not sd > 0:
+        raise ValueError(f"sd is {sd}; the standard deviation per user must be > 0.")
     if (mde_relative is None) == (delta is None):
         raise ValueError("give exactly one of mde_relative (fraction of baseline) or delta (metric units).")
     delta = baseline * mde_relative if delta is None else delta

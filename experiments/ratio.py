@@ -36,13 +36,15 @@ def ratio_estimate(n, mean_y, mean_d, m2_y, m2_d, m2_yd):
     return r, var_r
 
 
-def ratio_arrays(control, treatment, *, alpha: float = 0.05, alternative: str = "two-sided"):
+def ratio_arrays(control, treatment, *, alpha: float = 0.05, alternative: str = "two-sided", scale: str = "absolute"):
     """Compare ratio metrics row by row.
 
     Parameters
     ----------
     control, treatment : VariantArrays
         Rows with the denominator columns (``den_mean``, ``den_m2``, ``num_den_m2``) filled.
+    scale : {"absolute", "relative"}
+        Effect scale of the test and intervals (see :func:`~experiments.means.difference_of_estimates`).
 
     Returns
     -------
@@ -54,9 +56,9 @@ def ratio_arrays(control, treatment, *, alpha: float = 0.05, alternative: str = 
     c, t = control, treatment
     r0, v0 = ratio_estimate(c.n, c.mean, c.den_mean, c.m2, c.den_m2, c.num_den_m2)
     r1, v1 = ratio_estimate(t.n, t.mean, t.den_mean, t.m2, t.den_m2, t.num_den_m2)
-    out = difference_of_estimates(r0, v0, r1, v1, alpha=alpha, alternative=alternative)
+    out = difference_of_estimates(r0, v0, r1, v1, alpha=alpha, alternative=alternative, scale=scale)
     out["mean_control"], out["mean_treatment"] = r0, r1
-    codes = error_codes(c.n, t.n, v0 + v1, min_n=2)
+    codes = error_codes(c.n, t.n, v0 + v1, min_n=2, mu0=r0 if scale == "relative" else None)
     zero_den = ((c.den_mean == 0) | (t.den_mean == 0)) & (c.n > 0) & (t.n > 0)
     codes[zero_den] = "ZERO_DENOMINATOR"
     codes[np.isnan(c.den_mean) & (c.n > 0) | np.isnan(t.den_mean) & (t.n > 0)] = "MISSING_DENOMINATOR"

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from experiments.pipeline import ExperimentAnalysis, ExperimentsAnalysis
 
+from experiments.report_parts import EXPORT_COLUMNS
+
 _TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -42,21 +44,41 @@ class Report:
         ``"plots/<experiment>.png"`` -> PNG bytes.
     json : dict
         The analysis as JSON-safe data (``experiments.json``).
+    export : tuple of dict
+        The report's numbers as flat rows, one per experiment x metric x treatment, written as
+        ``results.csv`` and ``results.json``; columns and meanings in
+        :data:`experiments.report_parts.EXPORT_COLUMNS` (documented in docs/experiments-report.md).
     """
 
     html: str
     markdown: str
     images: dict[str, bytes]
     json: dict[str, Any]
+    export: tuple[dict[str, Any], ...] = ()
 
     def files(self) -> dict[str, bytes]:
         """``{relative path: bytes}`` of every output file."""
         import json
 
         out = {"report.html": self.html.encode("utf-8"), "report.md": self.markdown.encode("utf-8"),
-               "experiments.json": (json.dumps(self.json, indent=2, allow_nan=False) + "\n").encode("utf-8")}
+               "experiments.json": (json.dumps(self.json, indent=2, allow_nan=False) + "\n").encode("utf-8"),
+               "results.csv": self.export_csv().encode("utf-8"),
+               "results.json": (json.dumps({"columns": EXPORT_COLUMNS, "rows": list(self.export)}, indent=2,
+                                           allow_nan=False) + "\n").encode("utf-8")}
         out.update(self.images)
         return out
+
+    def export_csv(self) -> str:
+        """``results.csv``: the header is :data:`~experiments.report_parts.EXPORT_COLUMNS`, empty cells for None."""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(EXPORT_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in self.export:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in EXPORT_COLUMNS})
+        return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -107,16 +129,6 @@ def _comparison_rows(e: "ExperimentAnalysis") -> list[dict[str, str]]:
     return rows
 
 
-def _srm_rows(e: "ExperimentAnalysis") -> list[dict[str, str]]:
-    rows = []
-    for r in e.srm:
-        users = ", ".join(f"{k}: {v:,}" for k, v in r.variant_to_users.items())
-        rows.append({"Slice": r.dimension or "overall", "Users": users, "chi2": fmt_num(r.chi2),
-                     "p": fmt_p(r.p_value), "p (Holm)": fmt_p(r.p_value_adjusted) if r.dimension else "",
-                     "Status": r.status + (f" ({r.error_code})" if r.error_code else "")})
-    return rows
-
-
 def _power_rows(e: "ExperimentAnalysis") -> list[dict[str, str]]:
     rows = []
     for p in e.power:
@@ -128,20 +140,39 @@ def _power_rows(e: "ExperimentAnalysis") -> list[dict[str, str]]:
             "Users per variant (planned)": fmt_num(int(planned)) if _finite(planned) else "n/a",
             "MDE at planned end": fmt_pct(p.get("mde_relative_planned"), signed=False),
             "Observed |lift|": fmt_pct(p.get("observed_lift_relative"), signed=False),
-            "Status": p.get("status", "n/a") + (f" ({p['note']})" if p.get("note") else ""),
+            "Status": _power_status(e, p),
         })
     return rows
 
 
+def _power_status(e: "ExperimentAnalysis", p: dict) -> str:
+    """The power status as a sentence; "underpowered" is always explained, and is not a failure next to ship."""
+    status = p.get("status", "n/a")
+    if p.get("note"):
+        return f"{status} ({p['note']})"
+    if status != "underpowered":
+        return status
+    mde = fmt_pct(p.get("mde_relative_planned", p.get("mde_relative_now")), signed=False)
+    seen = fmt_pct(p.get("observed_lift_relative"), signed=False)
+    if e.decision.action == "ship":
+        return (f"note: the planned sample detects lifts of {mde} or more, and the observed {seen} is smaller; "
+                "it is significant anyway, so the ship decision stands (its size is uncertain)")
+    return (f"underpowered: the planned sample detects lifts of {mde} or more, the observed lift is {seen}; "
+            "\"not significant\" says little")
+
+
 def _summary_rows(a: "ExperimentsAnalysis") -> list[dict[str, str]]:
+    from experiments.report_parts import decision_words
+
+    words = {e.name: decision_words(e)[1] for e in a.experiments}
     rows = []
     for r in a.summary().to_dict(orient="records"):
         rows.append({
-            "Experiment": r["experiment"], "Decision": r["decision"], "Variant": r["variant"] or "",
-            "Reasons": r["reasons"], "Primary metric": r["primary_metric"] or "",
-            "Lift": fmt_pct(r["lift_relative"]), "Sequential interval": fmt_ci(r["ci_low"], r["ci_high"]),
-            "SRM": r["srm"], "Power": r["power"], "Users": fmt_num(int(r["users"])),
-            "Projected end": r["projected_end_date"] or "",
+            "Experiment": r["experiment"], "Decision": r["decision"], "In words": words[r["experiment"]],
+            "Primary metric": r["primary_metric"] or "",
+            "Lift": fmt_pct(r["lift_relative"]), "Interval": fmt_ci(r["ci_low"], r["ci_high"]),
+            "SRM": r["srm"], "Users": fmt_num(int(r["users"])),
+            "Power": r["power"],
         })
     return rows
 
@@ -168,10 +199,13 @@ def _html_table(rows: list[dict[str, str]], badge_col: str | None = None, status
             if c == badge_col:
                 cells.append(f'<td><span class="badge {html.escape(str(row[c]))}">{text}</span></td>')
             elif c == status_col:
-                cls = "fail" if str(row[c]).startswith(("fail", "error", "underpowered")) else "ok"
+                low = str(row[c]).lower()
+                bad = ("fail", "error", "underpowered", "harmful", "worse", "significantly worse", "could still",
+                       "not analysed")
+                cls = "fail" if low.startswith(bad) else ("warn" if low.startswith(("note", "tiny", "not sig")) else "ok")
                 cells.append(f'<td class="{cls}">{text}</td>')
             elif text[:1] in "+-[" or text[:1].isdigit() or text.startswith("< "):
-                cells.append(f'<td class="num">{text}</td>')
+                cells.append(f'<td class="num{" nw" if len(text) <= 10 else ""}">{text}</td>')
             else:
                 cells.append(f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -183,29 +217,56 @@ def _anchor(name: str) -> str:
 
 
 def _html_experiment(e: "ExperimentAnalysis", images: dict[str, bytes]) -> str:
+    from experiments import report_parts as rp
+
     esc = html.escape
+    cls, headline = rp.decision_words(e)
     parts = [f'<section class="experiment" id="{_anchor(e.name)}">',
              f'<h2>{esc(e.name)} <span class="badge {esc(e.decision.action)}">{esc(e.decision.action)}</span></h2>']
     if e.description:
         parts.append(f"<p>{esc(e.description)}</p>")
+    reasons = "".join(f"<li>{esc(t)}</li>" for t in rp.reason_sentences(e))
+    parts.append(f'<div class="verdict {cls}"><p class="headline">{esc(headline)}</p>'
+                 f'<p>{esc(rp.plain_summary(e))}</p><ul class="reasons">{reasons}</ul>'
+                 f'<p class="codes">Reason codes: <code>{esc(", ".join(e.decision.reason_codes))}</code></p></div>')
+    facts = rp.run_facts(e)
+    parts.append('<dl class="facts">' + "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>"
+                                                for k, v in facts.items()) + "</dl>")
     if e.status == "error":
         parts.append(f'<div class="box error"><strong>Analysis error {esc(str(e.error_code))}</strong>: '
                      f"{esc(e.error_message)}</div>")
         if e.srm:
-            parts.append("<h3>Sample ratio</h3>" + _html_table(_srm_rows(e), status_col="Status"))
+            parts.append("<h3>Sample ratio (SRM)</h3>" + _html_table(rp.srm_rows(e), status_col="Status"))
         parts.append("</section>")
         return "\n".join(parts)
-    d = e.decision
-    verdict = f"<strong>{esc(d.action.upper())}</strong>" + (f" {esc(d.variant)}" if d.variant else "")
-    end = f" Projected end: {esc(d.projected_end_date)}." if d.projected_end_date else ""
-    parts.append(f'<div class="box info">{verdict}: {esc(d.explanation)}{end}<br>'
-                 f"Reason codes: <code>{esc(', '.join(d.reason_codes))}</code></div>")
     for issue in e.issues:
         parts.append(f'<div class="box {"error" if issue.blocking else "warn"}"><strong>{esc(issue.code)}</strong>: '
                      f"{esc(issue.message)}</div>")
+    forest = rp.forest_svg(e)
+    if forest:
+        parts.append("<h3>Lift of every metric (shared axis)</h3>"
+                     "<p class=\"note\">Dot: relative lift; bar: the interval the decision uses; green better, red "
+                     "worse, grey not significant; dashed red tick: a guardrail's margin.</p>" + forest)
+    parts.append("<h3>Success metrics</h3>" + _html_table(rp.metric_rows(e, "success"), status_col="Verdict"))
+    guard = rp.metric_rows(e, "guardrail")
+    if guard:
+        parts.append("<h3>Guardrails</h3>" + _html_table(guard, status_col="Verdict"))
+    parts.append("<h3>Per variant: raw numbers</h3>" + _html_table(rp.variant_rows(e)))
+    impact = rp.impact_rows(e)
+    if impact:
+        parts.append("<h3>Expected money impact of shipping</h3><p class=\"note\">Absolute lift per user x value per "
+                     "unit x users per week, with the decision's interval.</p>" + _html_table(impact))
+    parts.append("<h3>Sample ratio (SRM)</h3>" + _html_table(rp.srm_rows(e), status_col="Status"))
+    traffic = rp.traffic_svg(e)
+    if traffic:
+        parts.append("<h3>Traffic per day</h3><p class=\"note\">New users per day in each ISO week (weekly "
+                     "average), per variant.</p>" + traffic)
+    dims = rp.dimension_rows(e)
+    if dims:
+        parts.append("<h3>Breakdown by dimension</h3><p class=\"note\">Each metric compared inside each slice "
+                     "(fixed-horizon interval, p-values Holm-adjusted across the slices, no CUPED). Exploratory: the "
+                     "decision reads the whole population.</p>" + _html_table(dims))
     parts.append(f"<p>Looks: {esc(', '.join(e.looks))} (week-to-date data at the end of each ISO week).</p>")
-    parts.append("<h3>Sample ratio (SRM)</h3>" + _html_table(_srm_rows(e), status_col="Status"))
-    parts.append(f"<h3>Metrics as of {esc(e.week)}</h3>" + _html_table(_comparison_rows(e), status_col="Status"))
     notes = _sequential_notes(e)
     if notes:
         parts.append("<h3>Why the sequential interval is wider</h3><ul>"
@@ -216,6 +277,8 @@ def _html_experiment(e: "ExperimentAnalysis", images: dict[str, bytes]) -> str:
         parts.append(f"<h3>Lift over time</h3><img class=\"plot\" alt=\"Relative lift over time of {esc(e.name)}\" "
                      f"src=\"data:image/png;base64,{b64}\">")
     parts.append("<h3>Power</h3>" + _html_table(_power_rows(e), status_col="Status"))
+    parts.append("<details><summary>All comparisons (fixed-horizon and sequential)</summary>"
+                 + _html_table(_comparison_rows(e), status_col="Status") + "</details>")
     if e.warnings:
         parts.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{esc(w)}</li>" for w in e.warnings) + "</ul>")
     parts.append("</section>")
@@ -225,7 +288,11 @@ def _html_experiment(e: "ExperimentAnalysis", images: dict[str, bytes]) -> str:
 def render_html(analysis: "ExperimentsAnalysis", images: dict[str, bytes]) -> str:
     """The self-contained HTML page (see the module docstring)."""
     esc = html.escape
-    body = ["<h2>Summary</h2>", _html_table(_summary_rows(analysis), badge_col="Decision")]
+    from experiments.report_parts import plain_summary
+
+    body = ['<div class="box info"><strong>In short</strong><ul>'
+            + "".join(f"<li>{esc(plain_summary(e))}</li>" for e in analysis.experiments) + "</ul></div>",
+            "<h2>Summary</h2>", _html_table(_summary_rows(analysis), badge_col="Decision")]
     links = " · ".join(f'<a href="#{_anchor(e.name)}">{esc(e.name)}</a>' for e in analysis.experiments)
     body.append(f"<p>{links}</p>")
     if analysis.warnings:
@@ -258,8 +325,11 @@ def _md_table(rows: list[dict[str, str]]) -> str:
 
 def render_markdown(analysis: "ExperimentsAnalysis", images: dict[str, bytes]) -> str:
     """The Markdown report (plots linked as ``plots/<experiment>.png``)."""
+    from experiments import report_parts as rp
+
     out = [f"# Experiments report, week {analysis.week}\n",
            f"{len(analysis.experiments)} experiment(s); data up to the end of ISO week {analysis.week}.\n",
+           "**In short**\n\n" + "".join(f"- {rp.plain_summary(e)}\n" for e in analysis.experiments),
            "## Summary\n", _md_table(_summary_rows(analysis))]
     if analysis.warnings:
         out.append("**Needs attention**\n\n" + "".join(f"- {w}\n" for w in analysis.warnings))
@@ -267,6 +337,8 @@ def render_markdown(analysis: "ExperimentsAnalysis", images: dict[str, bytes]) -
         out.append(f"## {e.name}: {e.decision.action}\n")
         if e.description:
             out.append(e.description + "\n")
+        out.append(f"**{rp.decision_words(e)[1]}**\n\n" + "".join(f"- {t}\n" for t in rp.reason_sentences(e)))
+        out.append("".join(f"- {k}: {v}\n" for k, v in rp.run_facts(e).items()))
         if e.status == "error":
             out.append(f"> **Analysis error {e.error_code}**: {e.error_message}\n")
             continue
@@ -277,7 +349,18 @@ def render_markdown(analysis: "ExperimentsAnalysis", images: dict[str, bytes]) -
         for issue in e.issues:
             out.append(f"> **{issue.code}**: {issue.message}\n")
         out.append(f"Looks: {', '.join(e.looks)}.\n")
-        out.append("### Sample ratio (SRM)\n\n" + _md_table(_srm_rows(e)))
+        out.append("### Success metrics\n\n" + _md_table(rp.metric_rows(e, "success")))
+        guard = rp.metric_rows(e, "guardrail")
+        if guard:
+            out.append("### Guardrails\n\n" + _md_table(guard))
+        out.append("### Per variant: raw numbers\n\n" + _md_table(rp.variant_rows(e)))
+        impact = rp.impact_rows(e)
+        if impact:
+            out.append("### Expected money impact of shipping (per week)\n\n" + _md_table(impact))
+        out.append("### Sample ratio (SRM)\n\n" + _md_table(rp.srm_rows(e)))
+        dims = rp.dimension_rows(e)
+        if dims:
+            out.append("### Breakdown by dimension\n\n" + _md_table(dims))
         out.append(f"### Metrics as of {e.week}\n\n" + _md_table(_comparison_rows(e)))
         notes = _sequential_notes(e)
         if notes:
@@ -300,7 +383,10 @@ def build_report(analysis: "ExperimentsAnalysis") -> Report:
     for e in analysis.experiments:
         if e.status == "ok" and e.over_time is not None and not e.over_time.empty and e.config is not None:
             images[f"plots/{e.name}.png"] = lift_over_time_png(e.over_time, e.config)
-    return Report(render_html(analysis, images), render_markdown(analysis, images), images, analysis.to_dict())
+    from experiments.report_parts import export_rows
+
+    return Report(render_html(analysis, images), render_markdown(analysis, images), images, analysis.to_dict(),
+                  tuple(export_rows(analysis)))
 
 
 def write_report(analysis: "ExperimentsAnalysis", out_dir: str | Path) -> list[Path]:

@@ -43,6 +43,10 @@ class ErrorCode(str, Enum):
     """A ratio analysis was asked for but the denominator sums are absent."""
     SINGLE_VARIANT = "SINGLE_VARIANT"
     """Only one variant: nothing to compare."""
+    ZERO_BASELINE = "ZERO_BASELINE"
+    """The control mean is 0, so a relative lift (the chosen effect scale) does not exist."""
+    PRECISION_LOSS = "PRECISION_LOSS"
+    """The variance derived from raw sums is lost to rounding (catastrophic cancellation)."""
 
 
 ERROR_MESSAGES: dict[str, str] = {
@@ -54,6 +58,10 @@ ERROR_MESSAGES: dict[str, str] = {
     "MISSING_COVARIATE": "CUPED needs the pre-period covariate sums (cov_sum, cov_sum_sq, cross_sum)",
     "MISSING_DENOMINATOR": "a ratio metric needs the denominator sums (den_sum, den_sum_sq, num_den_sum)",
     "SINGLE_VARIANT": "only one variant was given; a comparison needs a control and at least one treatment",
+    "ZERO_BASELINE": "the control mean is 0, so there is no relative lift; use effect_scale='absolute' for this metric",
+    "PRECISION_LOSS": ("the variance computed from raw sums (sum_sq - sum^2 / n) is lost to rounding because the values "
+                       "are large compared with their spread; aggregate centred moments instead "
+                       "(VariantStats.from_moments / from_values, or the SQL moments path: var_samp(y) * (n - 1))"),
 }
 
 
@@ -95,9 +103,14 @@ class ComparisonResult:
     lift_absolute, lift_absolute_ci_low, lift_absolute_ci_high : float
         Treatment minus control, metric units, with its interval.
     lift_relative, lift_relative_ci_low, lift_relative_ci_high : float
-        Treatment / control - 1 (fraction), with its delta-method interval.
+        (Treatment - control) / |control| (fraction; an improvement is positive even when the
+        control mean is negative), with its interval.
     p_value : float
-        Two-sided p-value unless the analysis says otherwise (NaN for Bayesian results).
+        Two-sided p-value unless the analysis says otherwise (NaN for Bayesian results). It tests
+        the effect on the analysis' ``effect_scale`` (``extra``-free column ``effect_scale`` of
+        the table): relative (delta method) or absolute; both intervals are that one interval
+        (the other scale's is rescaled by ``|control|``), so ``p < alpha`` exactly when either
+        interval excludes 0 (R-convention proportion tests excepted, see their warning).
     statistic : float
         z or t statistic (NaN for Bayesian results).
     ci_level : float
@@ -169,6 +182,13 @@ class ComparisonResult:
         )
 
 
+def _split_warnings(text: Any) -> tuple[str, ...]:
+    """The ``"; "``-joined warnings column of a table row as a tuple ("" or NaN -> ())."""
+    if not isinstance(text, str) or not text:
+        return ()
+    return tuple(w for w in text.split("; ") if w)
+
+
 #: Columns every vectorised analysis returns, in order (besides labels and extras).
 CORE_COLUMNS = (
     "n_control", "n_treatment", "mean_control", "mean_treatment",
@@ -220,7 +240,7 @@ class ComparisonTable:
             d = {k: v[i] for k, v in fixed.items()}
             d["error_code"] = codes[i]
             d["error_message"] = ERROR_MESSAGES.get(codes[i], "") if codes[i] else ""
-            d["warnings"] = []
+            d["warnings"] = list(_split_warnings(cols.get("warnings", [""] * n)[i]))
             d["extra"] = {k: v[i] for k, v in extras.items()}
             rows.append(d)
         return {"comparisons": rows}
@@ -246,6 +266,7 @@ class ComparisonTable:
             **{k: float(cols[k][i]) for k in CORE_COLUMNS if k not in ("n_control", "n_treatment")},
             ci_level=float(cols["ci_level"][i]), status=str(cols["status"][i]), error_code=code,
             error_message=ERROR_MESSAGES.get(code, "") if code else "",
+            warnings=_split_warnings(cols["warnings"][i]) if "warnings" in cols else (),
             extra=extra,
         )
 

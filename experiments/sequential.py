@@ -49,7 +49,7 @@ from experiments.results import _clean
 
 __all__ = [
     "spending", "boundaries", "SequentialResult", "group_sequential", "msprt", "conditional_power",
-    "information_for_conditional_power",
+    "information_for_conditional_power", "growthbook_rho", "classical_boundaries", "crossing_probability",
 ]
 
 Spending = Literal["obrien_fleming", "pocock"]
@@ -143,6 +143,68 @@ def boundaries(info_fractions: Sequence[float], alpha: float = 0.05, kind: Spend
     return bounds
 
 
+def crossing_probability(bounds: Sequence[float], info_fractions: Sequence[float], *, grid: int = _GRID) -> float:
+    """Probability under no effect that ``|Z_k| >= c_k`` at some look (same recursive integration,
+    ``grid`` trapezoid points per look)."""
+    from scipy import stats
+
+    t = _check_fractions(info_fractions)
+    c = np.asarray(bounds, dtype=float)
+    if c.shape != t.shape:
+        raise ValueError(f"{c.size} boundary value(s) for {t.size} look(s); give one per look.")
+    g = np.linspace(-c[0] * math.sqrt(t[0]), c[0] * math.sqrt(t[0]), grid)
+    w = np.full(grid, g[1] - g[0])
+    w[0] = w[-1] = w[0] / 2
+    dens = stats.norm.pdf(g, scale=math.sqrt(t[0])) * w
+    total = 2.0 * float(stats.norm.sf(c[0]))
+    for k in range(1, t.size):
+        sd = math.sqrt(t[k] - t[k - 1])
+        b = c[k] * math.sqrt(t[k])
+        total += float(np.sum(dens * (stats.norm.sf((b - g) / sd) + stats.norm.cdf((-b - g) / sd))))
+        g_new = np.linspace(-b, b, grid)
+        w_new = np.full(grid, g_new[1] - g_new[0])
+        w_new[0] = w_new[-1] = w_new[0] / 2
+        dens = (stats.norm.pdf((g_new[:, None] - g[None, :]) / sd) / sd @ dens) * w_new
+        g = g_new
+    return total
+
+
+ClassicalKind = Literal["pocock_1977", "obrien_fleming_1979"]
+
+
+def classical_boundaries(n_looks: int, alpha: float = 0.05, kind: ClassicalKind = "pocock_1977") -> tuple[float, np.ndarray]:
+    """The classical group-sequential tests for ``n_looks`` equally spaced looks (two-sided).
+
+    Not to be confused with the Lan-DeMets *spending functions* of the same families
+    (:func:`boundaries` with ``kind="pocock"`` or ``"obrien_fleming"``), which reproduce their
+    shapes approximately and allow unplanned looks. These are the originals, for a fixed number of
+    equally spaced looks:
+
+    * ``"pocock_1977"``: one constant ``C_P(K, alpha)`` at every look (Pocock 1977);
+    * ``"obrien_fleming_1979"``: ``c_k = C_B(K, alpha) sqrt(K / k)`` (O'Brien & Fleming 1979).
+
+    The constant is found so that the probability of any crossing under no effect is ``alpha``
+    (Jennison & Turnbull 2000, tables 2.1 and 2.3). Returns ``(constant, boundaries)``.
+    """
+    from scipy import optimize
+
+    if isinstance(n_looks, bool) or not isinstance(n_looks, (int, np.integer)) or not 1 <= n_looks <= 50:
+        raise ValueError(f"n_looks is {n_looks!r}; it must be a whole number of looks from 1 to 50.")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha is {alpha}; it must be strictly between 0 and 1.")
+    k = np.arange(1, n_looks + 1)
+    t = k / n_looks
+    if kind == "pocock_1977":
+        shape = np.ones(n_looks)
+    elif kind == "obrien_fleming_1979":
+        shape = np.sqrt(n_looks / k)
+    else:
+        raise ValueError(f"kind is {kind!r}; it must be 'pocock_1977' or 'obrien_fleming_1979'.")
+    # 401 points per look: the constants agree with the 1,201-point grid to < 1e-5 at a tenth of the cost.
+    const = optimize.brentq(lambda cc: crossing_probability(cc * shape, t, grid=401) - alpha, 1.0, 6.0, xtol=1e-7)
+    return float(const), const * shape
+
+
 @dataclass(frozen=True)
 class SequentialResult:
     """The state of a sequentially monitored comparison at the latest look.
@@ -166,8 +228,10 @@ class SequentialResult:
     fixed_horizon_critical_value : float
         ``z_{1-alpha/2}`` of a single test at the same level.
     ci_low, ci_high : float
-        Repeated confidence interval (group sequential) or confidence sequence (mSPRT) at this
-        look; valid whenever you stop.
+        Repeated confidence intervals (group sequential) or the confidence sequence (mSPRT)
+        intersected over the looks so far: valid whenever you stop, and it excludes 0 exactly
+        when a boundary has been crossed at some look (``rejected``; for mSPRT when
+        ``p_value <= alpha``), so interval, test and decision agree.
     fixed_ci_low, fixed_ci_high : float
         The fixed-horizon interval, for comparison only (not valid after peeking).
     p_value : float
@@ -182,6 +246,9 @@ class SequentialResult:
         Critical values of all looks so far.
     explanation : str
         Why the interval is wider than a fixed-horizon one, in words.
+    scale : str
+        ``"absolute"`` (metric units) or ``"relative"`` (fraction of control): the scale of
+        ``estimate``, ``se`` and the intervals, as the analysis' ``effect_scale``.
     """
 
     method: str
@@ -202,6 +269,7 @@ class SequentialResult:
     alpha: float
     boundaries: tuple[float, ...]
     explanation: str
+    scale: str = "absolute"
 
     def to_dict(self) -> dict:
         """JSON-safe dict."""
@@ -225,13 +293,19 @@ def _as_looks(estimates, ses) -> tuple[np.ndarray, np.ndarray]:
     s = np.atleast_1d(np.asarray(ses, dtype=float))
     if e.shape != s.shape or e.ndim != 1 or e.size == 0:
         raise ValueError("give one estimate and one standard error per look (same non-zero length).")
-    if not np.all(np.isfinite(e)) or not np.all(np.isfinite(s)) or (s <= 0).any():
-        raise ValueError(f"estimates/standard errors must be finite and se > 0; got se = {s.tolist()}.")
+    bad_e = np.flatnonzero(~np.isfinite(e))
+    if bad_e.size:
+        raise ValueError(f"estimates: look(s) {(bad_e + 1).tolist()} are {e[bad_e].tolist()}; every estimate must be "
+                         "a finite number (a NaN estimate usually means a variant without users at that look).")
+    bad_s = np.flatnonzero(~np.isfinite(s) | (s <= 0))
+    if bad_s.size:
+        raise ValueError(f"standard errors: look(s) {(bad_s + 1).tolist()} are {s[bad_s].tolist()}; every standard "
+                         "error must be a finite number > 0.")
     return e, s
 
 
 def group_sequential(estimates: Sequence[float], ses: Sequence[float], info_fractions: Sequence[float], *,
-                     alpha: float = 0.05, kind: Spending = "obrien_fleming") -> SequentialResult:
+                     alpha: float = 0.05, kind: Spending = "obrien_fleming", scale: str = "absolute") -> SequentialResult:
     """Group-sequential test over the looks made so far.
 
     Parameters
@@ -255,7 +329,11 @@ def group_sequential(estimates: Sequence[float], ses: Sequence[float], info_frac
     zf = float(stats.norm.isf(alpha / 2))
     ck = float(c[k])
     spent = float(spending(t[k], alpha, kind))
-    half = ck * s[k] if math.isfinite(ck) else math.inf
+    with np.errstate(invalid="ignore"):
+        halves = np.where(np.isfinite(c), c * s, np.inf)
+    # Repeated CIs hold simultaneously (Jennison & Turnbull ch. 9), so their intersection does too;
+    # it excludes 0 exactly when some look crossed its boundary.
+    lo_k, hi_k = float(np.max(e - halves)), float(np.min(e + halves))
     expl = (f"Look {k + 1} at {t[k]:.0%} of the planned users: the {kind.replace('_', '-')} spending plan has used "
             f"{spent:.4f} of alpha = {alpha} so far, so a result needs |z| >= {ck:.3f} instead of {zf:.3f} for a single "
             f"fixed-horizon test; the interval is {ck / zf:.2f}x as wide because it must stay valid at every weekly look "
@@ -263,20 +341,54 @@ def group_sequential(estimates: Sequence[float], ses: Sequence[float], info_frac
     return SequentialResult(
         method=f"group_sequential_{kind}", look=k + 1, information_fraction=float(t[k]), estimate=float(e[k]),
         se=float(s[k]), z=float(z[k]), critical_value=ck, fixed_horizon_critical_value=zf,
-        ci_low=float(e[k] - half), ci_high=float(e[k] + half), fixed_ci_low=float(e[k] - zf * s[k]),
+        ci_low=lo_k, ci_high=hi_k, fixed_ci_low=float(e[k] - zf * s[k]),
         fixed_ci_high=float(e[k] + zf * s[k]), p_value=math.nan, rejected=first is not None, rejected_at_look=first,
-        alpha=alpha, boundaries=tuple(float(x) for x in c), explanation=expl)
+        alpha=alpha, boundaries=tuple(float(x) for x in c), explanation=expl, scale=scale)
 
 
-def msprt(estimates: Sequence[float], ses: Sequence[float], *, tau: float, alpha: float = 0.05) -> SequentialResult:
-    """Always-valid mixture SPRT over the looks so far (normal mixture with scale ``tau``, metric units)."""
+def growthbook_rho(alpha: float, tuning_n: float) -> float:
+    """GrowthBook's mixing parameter rho from its tuning parameter N* (two-sided).
+
+    ``rho = sqrt((-2 ln alpha + ln(-2 ln alpha + 1)) / N*)`` (gbstats ``sequential_rho``; Waudby-Smith
+    et al. 2023, eq. 161): the mixture is tuned to be tightest at N* total users.
+    """
+    if not (math.isfinite(tuning_n) and tuning_n > 0):
+        raise ValueError(f"tuning_n is {tuning_n}; GrowthBook's N* must be a number of users > 0 (e.g. 5000).")
+    la = -2.0 * math.log(alpha)
+    return math.sqrt((la + math.log(la + 1.0)) / tuning_n)
+
+
+def msprt(estimates: Sequence[float], ses: Sequence[float], *, tau: float | None = None, alpha: float = 0.05,
+          tuning_n: float | None = None, n: Sequence[float] | None = None, scale: str = "absolute") -> SequentialResult:
+    """Always-valid mixture SPRT over the looks so far.
+
+    Parametrise the normal mixture either by ``tau`` (its scale, in the units of the estimates)
+    or, as GrowthBook does, by the tuning parameter ``tuning_n`` (N*, total users at which the
+    interval is tightest) with ``n`` = total users at each look. The two are the same test: with
+    ``s2 = se^2 n`` (variance per user) GrowthBook's mixture is ``tau = rho sqrt(s2)`` with
+    :func:`growthbook_rho`, and then the half-width and p-value here equal gbstats'
+    ``SequentialTwoSidedTTest`` (eq. 9 and 155 of Waudby-Smith et al.). GrowthBook reports the
+    latest look only; here the p-value is the running minimum and the interval the running
+    intersection, which are also always valid.
+    """
     from scipy import stats
 
     e, s = _as_looks(estimates, ses)
-    if not tau > 0 or not math.isfinite(tau):
-        raise ValueError(f"tau is {tau}; the mixing scale must be a finite number > 0 (about the effect you expect).")
+    if (tau is None) == (tuning_n is None):
+        raise ValueError("give exactly one of tau (mixing scale, units of the estimate) or tuning_n (GrowthBook's N*).")
+    if tau is not None:
+        if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
+            raise ValueError(f"tau is {tau}; the mixing scale must be a finite number > 0 (about the effect you expect).")
+        tau2 = np.full_like(e, float(tau) ** 2)
+    else:
+        if n is None:
+            raise ValueError("tuning_n needs n, the total users at each look (one per estimate).")
+        n_arr = np.atleast_1d(np.asarray(n, dtype=float))
+        if n_arr.shape != e.shape or not np.all(np.isfinite(n_arr)) or (n_arr <= 0).any():
+            raise ValueError(f"n is {n_arr.tolist()}; give one total number of users > 0 per look.")
+        rho = growthbook_rho(alpha, tuning_n)
+        tau2 = rho**2 * s**2 * n_arr  # rho^2 times the per-user variance s2 = se^2 n
     v = s**2
-    tau2 = tau * tau
     log_lr = 0.5 * np.log(v / (v + tau2)) + tau2 * e**2 / (2 * v * (v + tau2))
     p = np.minimum(1.0, np.exp(-np.maximum.accumulate(log_lr)))
     half = np.sqrt(v * (v + tau2) / tau2 * (np.log((v + tau2) / v) - 2 * math.log(alpha)))
@@ -295,7 +407,7 @@ def msprt(estimates: Sequence[float], ses: Sequence[float], *, tau: float, alpha
         z=float(e[k] / s[k]), critical_value=ck, fixed_horizon_critical_value=zf, ci_low=float(lo[k]),
         ci_high=float(hi[k]), fixed_ci_low=float(e[k] - zf * s[k]), fixed_ci_high=float(e[k] + zf * s[k]),
         p_value=float(p[k]), rejected=first is not None, rejected_at_look=first, alpha=alpha, boundaries=(),
-        explanation=expl)
+        explanation=expl, scale=scale)
 
 
 def conditional_power(z: float, t: float, *, critical_value: float, total_information: float = 1.0,

@@ -13,6 +13,8 @@ times the false-alarm rate.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence
 
@@ -67,6 +69,29 @@ class SRMResult:
     def failed(self) -> bool:
         """True when a mismatch was detected."""
         return self.status == "fail"
+
+    @property
+    def max_share_deviation(self) -> float:
+        """Largest ``|observed share / planned share - 1|`` over the variants (fraction; NaN without users)."""
+        total = sum(self.variant_to_users.values())
+        if not total:
+            return math.nan
+        return max(abs(self.variant_to_users[v] / total / self.variant_to_expected_share[v] - 1.0)
+                   for v in self.variant_to_users)
+
+    def severity(self, tolerance_relative: float = 0.01) -> str:
+        """``"none"`` (no mismatch), ``"tiny"`` or ``"harmful"`` (or ``"n/a"`` when not testable).
+
+        A mismatch is *tiny* when the test detects it (large samples detect anything) but every
+        variant's share is within ``tolerance_relative`` of its planned share (0.01: 50.0 % planned,
+        49.5-50.5 % observed); such a split cannot move a lift by more than about that fraction.
+        Anything larger is *harmful*: the assignment or the logging is broken.
+        """
+        if self.status == "error":
+            return "n/a"
+        if not self.failed:
+            return "none"
+        return "tiny" if self.max_share_deviation < tolerance_relative else "harmful"
 
     def to_dict(self) -> dict:
         """JSON-safe dict."""

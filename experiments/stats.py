@@ -63,6 +63,11 @@ class VariantStats:
         Ratio metrics: the denominator D per user: sum D, sum D^2, sum Y*D.
     cov_den_sum : float or None
         Ratio metrics with CUPED: sum X*D.
+    rounding_error : float
+        Bound on the relative rounding error of the variances (``m2``, ``cov_m2``, ``den_m2``)
+        when they were derived from raw sums: ``4 eps (sum_sq + sum^2 / n) / m2``. Near or
+        above 1 the variance is lost to catastrophic cancellation (the analyses then return
+        ``PRECISION_LOSS``); 0 for centred moments given directly.
     m2, cov_m2, cross_m2, den_m2, num_den_m2, cov_den_m2 : float or None
         Centred (co-)moments: sum (Y-Ybar)^2, sum (X-Xbar)^2, sum (X-Xbar)(Y-Ybar),
         sum (D-Dbar)^2, sum (Y-Ybar)(D-Dbar), sum (X-Xbar)(D-Dbar). Filled from the raw sums
@@ -71,8 +76,10 @@ class VariantStats:
     Raises
     ------
     DataError
-        ``n`` negative or not an integer, a NaN/inf sum, a negative sum of squares, or a
-        covariate/denominator block given only in part.
+        ``n`` negative or not an integer, a NaN/inf sum, a negative sum of squares, a
+        covariate/denominator block given only in part, or impossible aggregates: ``sum_sq <
+        sum^2 / n`` (a negative variance) beyond rounding, the same for the covariate or the
+        denominator, or a co-moment larger than Cauchy-Schwarz allows.
     """
 
     name: str
@@ -92,6 +99,7 @@ class VariantStats:
     den_m2: float | None = field(default=None, repr=False)
     num_den_m2: float | None = field(default=None, repr=False)
     cov_den_m2: float | None = field(default=None, repr=False)
+    rounding_error: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         name = self.name
@@ -129,6 +137,14 @@ class VariantStats:
             raise DataError(f"variant {name!r}: cov_den_sum needs both the covariate and the denominator sums.")
         n = self.n
         if n == 0:
+            nonzero = [f.name for f in fields(self) if f.name not in ("name", "n", "rounding_error")
+                       and getattr(self, f.name) not in (None, 0.0)]
+            if nonzero:
+                raise DataError(
+                    f"variant {name!r}: n is 0 but {', '.join(nonzero)} is not 0; sums over no users must be 0. "
+                    "Suggestion: check that n counts the same users the sums run over (for a 0/1 conversion "
+                    "metric: conversions must be <= users)."
+                )
             for k in ("m2", "cov_m2", "cross_m2", "den_m2", "num_den_m2", "cov_den_m2"):
                 if getattr(self, k) is None and self._needed(k):
                     object.__setattr__(self, k, 0.0)
@@ -142,12 +158,50 @@ class VariantStats:
             "num_den_m2": (self.num_den_sum, self.sum, self.den_sum),
             "cov_den_m2": (self.cov_den_sum, self.cov_sum, self.den_sum),
         }
+        eps = np.finfo(float).eps
+        worst = float(self.rounding_error)
         for k, (raw, a, b) in derive.items():
             if getattr(self, k) is None and raw is not None:
                 val = raw - a * b / n
+                # Rounding in sum_sq - sum^2/n (and in the sums themselves) is a few eps of the operands.
+                tol = 4.0 * eps * (abs(raw) + abs(a * b / n))
                 if k in ("m2", "cov_m2", "den_m2"):
-                    val = max(val, 0.0)  # cancellation can leave -1e-9 where the truth is 0
+                    if val < -tol:
+                        sq, sm = {"m2": ("sum_sq", "sum"), "cov_m2": ("cov_sum_sq", "cov_sum"),
+                                  "den_m2": ("den_sum_sq", "den_sum")}[k]
+                        raise DataError(
+                            f"variant {name!r}: {sq} = {raw!r} is smaller than {sm}^2 / n = {a * b / n!r} (n = {n}); "
+                            "that is a negative variance, which no data can produce. Suggestion: check that "
+                            f"{sq} sums the squares of the same per-user values as {sm}, over the same users."
+                            + (f" For a 0/1 conversion metric this means {a!r} conversions of {n} users: conversions "
+                               "must be <= users (count converting users, not events)." if raw == a else "")
+                        )
+                    if val > tol:
+                        worst = max(worst, tol / val)
+                    elif val != 0.0:
+                        # Within rounding of 0 but not exactly 0 (exact for 0/1 data and constants):
+                        # the true variance could be anything from 0 to ~tol.
+                        worst = math.inf
+                    val = max(val, 0.0)
                 object.__setattr__(self, k, val)
+        object.__setattr__(self, "rounding_error", worst)
+        self._check_cauchy_schwarz()
+
+    def _check_cauchy_schwarz(self) -> None:
+        """A co-moment can be at most sqrt(M2_a M2_b) in size; beyond rounding it is impossible data."""
+        pairs = (("cross_m2", "m2", "cov_m2"), ("num_den_m2", "m2", "den_m2"), ("cov_den_m2", "cov_m2", "den_m2"))
+        for c, a, b in pairs:
+            vc, va, vb = getattr(self, c), getattr(self, a), getattr(self, b)
+            if vc is None or va is None or vb is None:
+                continue
+            limit = math.sqrt(va) * math.sqrt(vb)  # not sqrt(va * vb): the product underflows for tiny moments
+            slack = 1e-9 * limit + 64 * np.finfo(float).eps * (abs(vc) + limit)
+            if self.rounding_error < 1e-3 and abs(vc) > limit + slack:
+                raise DataError(
+                    f"variant {self.name!r}: the centred co-moment {c} = {vc!r} exceeds sqrt({a} * {b}) = {limit!r}; "
+                    "a correlation above 1 is impossible. Suggestion: check that the product sums pair the same "
+                    "users' values as the single sums."
+                )
 
     def _needed(self, k: str) -> bool:
         return {
@@ -357,6 +411,7 @@ def merge(a: VariantStats, b: VariantStats, name: str | None = None) -> VariantS
         kw["num_den_m2"] = a.num_den_m2 + b.num_den_m2 + dy * dd * w
         if a.cov_den_sum is not None:
             kw["cov_den_m2"] = a.cov_den_m2 + b.cov_den_m2 + (b.cov_mean - a.cov_mean) * dd * w
+    kw["rounding_error"] = max(a.rounding_error, b.rounding_error)
     return VariantStats(name=name or a.name, n=n, **kw)
 
 
@@ -365,7 +420,8 @@ class VariantArrays:
     """Column arrays of many :class:`VariantStats` (one row each), for vectorised analysis.
 
     Every attribute is a float array of the same length (``n`` too, as float); absent optional
-    blocks are NaN. Build with :meth:`from_stats` or :meth:`from_columns`.
+    blocks are NaN. ``rounding_error`` (see :class:`VariantStats`) is 0 where the centred moments
+    were given. Build with :meth:`from_stats` or :meth:`from_columns`.
     """
 
     n: np.ndarray
@@ -378,6 +434,11 @@ class VariantArrays:
     den_m2: np.ndarray
     num_den_m2: np.ndarray
     cov_den_m2: np.ndarray
+    rounding_error: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.rounding_error is None:
+            object.__setattr__(self, "rounding_error", np.zeros_like(np.asarray(self.n, dtype=float)))
 
     @classmethod
     def from_stats(cls, stats: Sequence[VariantStats]) -> "VariantArrays":
@@ -395,19 +456,39 @@ class VariantArrays:
             cols["den_m2"].append(nan if s.den_m2 is None else s.den_m2)
             cols["num_den_m2"].append(nan if s.num_den_m2 is None else s.num_den_m2)
             cols["cov_den_m2"].append(nan if s.cov_den_m2 is None else s.cov_den_m2)
+            cols["rounding_error"].append(s.rounding_error)
         return cls(**{k: np.asarray(v, dtype=float) for k, v in cols.items()})
 
     @classmethod
     def from_columns(cls, n, mean, m2, **optional) -> "VariantArrays":
-        """From arrays of ``n``, ``mean``, ``m2`` and optional centred columns (NaN when absent)."""
-        n = np.asarray(n, dtype=float)
-        out = {"n": n, "mean": np.asarray(mean, dtype=float) * np.ones_like(n), "m2": np.asarray(m2, dtype=float) * np.ones_like(n)}
+        """From arrays of ``n``, ``mean``, ``m2`` and optional centred columns (NaN when absent).
+
+        Raises
+        ------
+        DataError
+            ``n`` not a whole number >= 0 or not finite; ``mean`` not finite where ``n > 0``;
+            ``m2`` negative or not finite where ``n > 0``; a second moment column negative;
+            columns of different lengths.
+        TypeError
+            An unknown column name.
+        """
+        n = np.atleast_1d(np.asarray(n, dtype=float))
+        cols = {"n": n, "mean": mean, "m2": m2}
+        unknown = sorted(set(optional) - {f.name for f in fields(cls)} | (set(optional) & {"n", "mean", "m2"}))
+        if unknown:
+            raise TypeError(f"unknown column(s): {unknown}")
+        cols.update(optional)
+        out = {}
         for f in fields(cls):
-            if f.name not in out:
-                v = optional.pop(f.name, None)
-                out[f.name] = np.full_like(n, np.nan) if v is None else np.asarray(v, dtype=float) * np.ones_like(n)
-        if optional:
-            raise TypeError(f"unknown column(s): {sorted(optional)}")
+            v = cols.get(f.name)
+            if v is None:
+                out[f.name] = np.full_like(n, np.nan) if f.name != "rounding_error" else np.zeros_like(n)
+                continue
+            arr = np.asarray(v, dtype=float)
+            if arr.ndim > 1 or (arr.ndim == 1 and arr.size not in (1, n.size)):
+                raise DataError(f"column {f.name} has {arr.size} value(s) but n has {n.size}; give one per row (or a scalar).")
+            out[f.name] = arr * np.ones_like(n)
+        _validate_columns(out)
         return cls(**out)
 
     def __len__(self) -> int:
@@ -418,3 +499,27 @@ class VariantArrays:
         """Unbiased variance of Y per row (NaN where n < 2)."""
         with np.errstate(all="ignore"):
             return np.where(self.n > 1, self.m2 / np.maximum(self.n - 1, 1), np.nan)
+
+
+def _rows(mask: np.ndarray, values: np.ndarray) -> str:
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(f"row {i}: {float(values[i])!r}" for i in idx[:3])
+    return f"{idx.size} row(s) ({shown}{', ...' if idx.size > 3 else ''})"
+
+
+def _validate_columns(cols: dict[str, np.ndarray]) -> None:
+    """Refuse columns no data can produce (the vectorised twin of VariantStats' checks)."""
+    n = cols["n"]
+    bad = ~np.isfinite(n) | (n < 0) | (n != np.round(n))
+    if bad.any():
+        raise DataError(f"column n: {_rows(bad, n)} are not whole numbers >= 0; n counts users per variant.")
+    users = n > 0
+    for k in ("mean", "m2"):
+        bad = users & ~np.isfinite(cols[k])
+        if bad.any():
+            raise DataError(f"column {k}: {_rows(bad, cols[k])} are NaN or infinite where n > 0; they must be finite. "
+                            "Suggestion: fill missing metric values with 0 for users without events, or drop them.")
+    for k in ("m2", "cov_m2", "den_m2"):
+        bad = cols[k] < 0
+        if bad.any():
+            raise DataError(f"column {k}: {_rows(bad, cols[k])} are negative; a sum of squared deviations must be >= 0.")

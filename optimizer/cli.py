@@ -115,6 +115,19 @@ def validate(
         raise typer.Exit(EXIT_INPUT)
 
 
+def _check_solver(solver: str | None) -> None:
+    """A bad --solver is a usage error (exit 2), like a bad --format."""
+    if solver is None:
+        return
+    from optimizer.budget.advanced.solve import MIP_SOLVERS
+    from optimizer.budget.backends import BACKENDS
+
+    known = list(dict.fromkeys([*BACKENDS, *MIP_SOLVERS]))
+    if solver.lower() not in known:
+        raise typer.BadParameter(f"{solver!r} is not a solver; choose one of: {', '.join(known)} "
+                                 "(omit it to use highs).", param_hint="'--solver'")
+
+
 @app.command()
 @user_errors
 def plan(
@@ -131,28 +144,69 @@ def plan(
 ) -> None:
     """Read a scenario and write the recommended campaign plan."""
     from optimizer import render
-    from optimizer.io import atomic_write_bytes
+    from optimizer.planreport.outdir import write_output_set
     from optimizer.runner import run
     from optimizer.scenario import load_scenario
 
+    _check_solver(solver)
     loaded = load_scenario(scenario)
     if out is not None and out.exists() and not out.is_dir():
         raise DmpoptError(f"--out {out} exists and is not a folder; give a folder path.")
     with render.progress(enabled=not quiet) as step, stdout_to_stderr():
-        result = run(loaded, seed=seed, solver=solver, progress=step)
+        counts = {"count_progress": render.count_progress} if not quiet else None
+        result = run(loaded, seed=seed, solver=solver, progress=step, options=counts)
     if out is not None:
         try:
-            for name, data in result.files().items():
-                atomic_write_bytes(out / name, data)
+            written = write_output_set(out, result.files(), scenario=str(scenario))
         except OSError as exc:
             raise DmpoptError(f"cannot write the plan to {out}: {exc.strerror or exc}") from None
         if not quiet:
-            _stderr(f"wrote {', '.join(sorted(result.files()))} to {out}/")
+            _stderr(f"wrote {', '.join(written.written)} to {out}/")
+            if written.removed:
+                _stderr(f"removed the previous run's {', '.join(written.removed)} (listed in its manifest.json)")
+            if written.left_alone:
+                _stderr(f"left alone (not written by dmpopt per manifest.json): {', '.join(written.left_alone)}")
     render.emit(result, fmt.value)
     if result.status == "infeasible":
         raise typer.Exit(EXIT_INFEASIBLE)
     if result.status == "error":
         raise typer.Exit(EXIT_INPUT)
+
+
+@app.command()
+@user_errors
+def compare(
+    a: Path = typer.Argument(..., help="Plan A: a plan.json (from `dmpopt plan --out`) or a scenario YAML.", show_default=False),
+    b: Path = typer.Argument(..., help="Plan B: a plan.json or a scenario YAML.", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write compare.csv, compare_channels.csv, compare.md, compare.json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="What to print on stdout."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Seed for scenarios planned here."),
+) -> None:
+    """Compare two plans: spend per channel and period (B - A) and the inputs that explain it."""
+    from optimizer.planreport.compare import compare as compare_plans
+    from optimizer.planreport.compare import compare_files, load_side
+    from optimizer.planreport.outdir import write_output_set
+
+    with stdout_to_stderr():
+        side_a, side_b = load_side(a, seed), load_side(b, seed)
+    result = compare_plans(side_a, side_b)
+    files = compare_files(result)
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise DmpoptError(f"--out {out} exists and is not a folder; give a folder path.")
+        try:
+            written = write_output_set(out, files, scenario=f"{a} vs {b}")
+        except OSError as exc:
+            raise DmpoptError(f"cannot write the comparison to {out}: {exc.strerror or exc}") from None
+        _stderr(f"wrote {', '.join(written.written)} to {out}/")
+    if fmt is OutputFormat.json:
+        sys.stdout.write(files["compare.json"].decode())
+    elif fmt is OutputFormat.csv:
+        sys.stdout.write(files["compare.csv"].decode())
+    elif fmt is OutputFormat.markdown:
+        sys.stdout.write(files["compare.md"].decode())
+    else:
+        typer.echo("\n".join(result.lines()))
 
 
 @app.command()
@@ -175,14 +229,37 @@ def _mount_subapps() -> None:
 
     for name, module, help_text in SUBAPPS:
         sub = importlib.import_module(module).app
+        for command in sub.registered_commands:
+            cmd_name = command.name or command.callback.__name__.replace("_", "-")
+            if command.callback is not None and cmd_name not in NO_SPINNER:
+                command.callback = _with_progress(f"dmpopt {name} {cmd_name}", command.callback)
         app.add_typer(sub, name=name, help=help_text)
+
+
+#: sub-commands that must not get a spinner: a server that runs until stopped
+NO_SPINNER = {"serve"}
+
+
+def _with_progress(label: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` with a spinner and elapsed time on stderr while it runs (terminal only; see render)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from optimizer.render import command_progress
+
+        with command_progress(label):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 #: (command name, module with a typer `app`, help). Registration is one line per part.
 SUBAPPS: list[tuple[str, str, str]] = [
     ("experiments", "experiments.cli", "A/B experiments: weekly report and analysis table."),
     ("churn", "optimizer.churn.cli", "Churn timing: fit survival models and schedule retention contacts."),
+    ("segments", "optimizer.segments.cli", "Customer segments from transactions: RFM, K-means, P(alive), CLV."),
     ("bandit", "optimizer.bandit.cli_serve", "Bandit channel allocation: serve decisions over HTTP, simulate policies."),
+    ("curves", "optimizer.curves.cli", "Response curves: fit them from spend history, import them from MMM tools."),
 ]
 
 _mount_subapps()

@@ -1,7 +1,9 @@
 """Atomic file output: a reader never sees a half-written file.
 
 Each writer writes to a temporary file in the destination folder, flushes and fsyncs it, then
-``os.replace``-s it over the target (atomic on POSIX within one file system).
+``os.replace``-s it over the target (atomic on POSIX within one file system). Files get the mode
+any other tool would give them (``0o666`` minus the umask): ``mkstemp`` alone makes them 0600,
+which hid reports meant for a shared drive from everyone but their owner.
 """
 
 from __future__ import annotations
@@ -13,6 +15,13 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it: POSIX has no read-only call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically and return the path."""
     target = Path(path)
@@ -21,6 +30,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

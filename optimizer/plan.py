@@ -20,7 +20,7 @@ from typing import Any
 
 from optimizer.sections import SectionResult, SectionSpec
 
-PLAN_SCHEMA_VERSION = "1.0"
+PLAN_SCHEMA_VERSION = "2.0"  # 2.0: one budget result (channel_totals.share -> share_of_spend)
 
 #: Packages whose versions a plan records: the solvers and statistics libraries that decide results.
 PROVENANCE_PACKAGES = ("highspy", "ortools", "pulp", "numpy", "scipy", "pandas", "lifelines", "statsmodels", "duckdb")
@@ -111,6 +111,16 @@ class Plan:
     currency: str
     provenance: Provenance
     sections: dict[str, tuple[SectionSpec, SectionResult]]
+    #: the validated scenario (period budgets for the flighting chart, curves for report.html); not in plan.json
+    scenario: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def currency_text(self) -> str:
+        """The currency code, saying so when it is the default because the scenario gives none."""
+        given = getattr(self.scenario, "model_fields_set", None)
+        if given is None or "currency" in given:
+            return self.currency
+        return f"{self.currency} (the default: the scenario states no currency)"
 
     @property
     def status(self) -> str:
@@ -155,7 +165,7 @@ class Plan:
         solver = f"{prov.solver['name']} {prov.solver.get('version', '')}".strip() if prov.solver else "none"
         out += [
             f"- Status: **{self.status}**",
-            f"- Currency: {self.currency}",
+            f"- Currency: {self.currency_text}",
             f"- Scenario: `{self.scenario_path}` ({self.content_hash})",
             f"- Made by dmpopt {prov.dmpopt_version} on {prov.created_at}, seed {prov.seed}, solver {solver}",
             "",
@@ -165,12 +175,17 @@ class Plan:
                 out += [spec.markdown(res).rstrip(), ""]
             else:
                 out += [f"## {name.capitalize()}", "", f"Status: {res.status}", "", _df_markdown(res.summary()), ""]
+        from optimizer.planreport import planner_markdown  # media plan after the sections it pivots
+
+        media = planner_markdown(self)
+        out += [media] if media else []
         if self.warnings:
             out += ["## Warnings", ""] + [f"- {w}" for w in self.warnings] + [""]
         return "\n".join(out)
 
-    def files(self) -> dict[str, bytes]:
-        """Every file ``--out DIR`` writes: plan.json, plan.md, and each section's own files."""
+    def files(self, planner: bool = True) -> dict[str, bytes]:
+        """Every file ``--out DIR`` writes: plan.json, plan.md, each section's own files and (``planner``)
+        the media plan, charts and report.html of :mod:`optimizer.planreport`."""
         out = {"plan.json": self.to_json().encode(), "plan.md": self.to_markdown().encode()}
         for _, (spec, res) in self.sections.items():
             if spec.files is not None:
@@ -178,6 +193,12 @@ class Plan:
                     if fname in out:
                         raise RuntimeError(f"two sections write {fname}")
                     out[fname] = data
+        from optimizer.planreport import planner_files  # media plan, charts, report.html
+
+        for fname, data in (planner_files(self) if planner else {}).items():
+            if fname in out:
+                raise RuntimeError(f"a section and the planner outputs both write {fname}")
+            out[fname] = data
         return out
 
 

@@ -57,18 +57,32 @@ class AllocationRow(BaseModel):
     channel: str = Field(description="Channel name.")
     segment: str = Field(description="Segment name ('all' when the scenario has no segments).")
     period: str = Field(description="Period name ('all' when the scenario has no periods).")
-    spend: float = Field(description="Spend in the cell, currency over the horizon.")
+    spend: float = Field(description="Media spend in the cell, currency over the horizon (set-up costs excluded).")
+    effective_spend: float = Field(description="Spend working in the cell, currency: spend plus carry-over of earlier "
+                                               "periods (adstock); equals spend without adstock.")
     units: float | None = Field(description="spend / cost_per_unit; null when the channel has no unit cost.")
-    response: float = Field(description="Response of the cell on the true curve (response unit).")
-    roi: float | None = Field(description="response / spend; null at zero spend.")
-    marginal_roi: float | None = Field(description="Response of one more currency unit in the cell.")
+    used: int = Field(ge=0, le=1, description="1 when the cell gets spend (or its MILP used-flag is set), else 0.")
+    response: float = Field(description="Response of the cell on the true curve (response unit); with adstock it "
+                                        "includes carry-over of earlier spend.")
+    roi: float | None = Field(description="response / spend, response unit per currency unit spent; null at zero spend.")
+    marginal_roi: float | None = Field(description="Response of one more currency unit spent in the cell (carry-over "
+                                                   "into later periods included), response unit per currency unit.")
 
 
 class ChannelTotal(BaseModel):
     model_config = _OPEN
     channel: str = Field(description="Channel name.")
-    spend: float = Field(description="Channel spend, currency over the horizon.")
+    spend: float = Field(description="Channel media spend, currency over the horizon.")
+    units: float | None = Field(description="spend / cost_per_unit; null when the channel has no unit cost.")
+    active: int = Field(ge=0, le=1, description="1 when the channel gets spend (or its MILP active-flag is set).")
+    setup_cost: float = Field(description="Fixed set-up costs paid for the channel, currency.")
     response: float = Field(description="Channel response (response unit).")
+    roi: float | None = Field(description="response / spend, response unit per currency unit spent.")
+    marginal_roi: float | None = Field(description="Response of one more currency unit, spend-weighted over the "
+                                                   "channel's cells (response unit per currency unit).")
+    share_of_spend: float = Field(description="Channel spend / total spend (fraction 0-1).")
+    share_of_budget: float | None = Field(description="Channel spend / total budget (fraction 0-1, what max_share "
+                                                      "limits); null without a total budget.")
 
 
 class BindingConstraintDoc(BaseModel):
@@ -100,8 +114,26 @@ class BudgetSectionDoc(BaseModel):
     marginal_roi: list[str] = Field(description="Marginal ROI per channel and of the budget, in words.")
     warnings: list[str] = Field(description="Conditions to read the plan with.")
     explanation: list[str] = Field(description="For infeasible/unbounded/error: the conflict in money and how to fix it.")
-    solver: SolverRef = Field(description="Backend, version and method (lp or greedy).")
+    solver: SolverRef = Field(description="Backend, version and method (greedy, lp, milp, decomposition, "
+                                          "lp after decomposition, risk).")
     time_seconds: float | None = Field(description="Wall-clock seconds of the allocation.")
+    gap_target: float | None = Field(description="Target of the certified gap (gap_tolerance_relative): the plan is "
+                                                 "optimal iff optimality_gap <= gap_target.")
+    mip_gap: float | None = Field(description="The solver's relative gap on the piecewise-linear model (0 for an LP; "
+                                              "for CBC / SCIP the gap of the independent HiGHS check).")
+    setup_cost: float | None = Field(description="Fixed set-up costs paid, currency (0 without integer rules).")
+    n_variables: int = Field(ge=0, description="Variables of the last model solved.")
+    n_integer: int = Field(ge=0, description="Integer variables among them.")
+    n_rows: int = Field(ge=0, description="Rows of the last model solved.")
+    refinement_rounds: int = Field(ge=0, description="Breakpoint refinement rounds of the LP.")
+    frontier: dict[str, Any] | None = Field(description="Budget frontier (levels, ranging sentences), when asked for.")
+    risk: dict[str, Any] | None = Field(description="Return under curve uncertainty, when asked for.")
+    details: dict[str, Any] = Field(description="Strategy counters (price iterations, Newton steps, number of draws).")
+    curve_sources: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per channel whose curve comes from a curves file: channel, path (relative to the scenario), "
+        "sha256 of the file, tool and tool_version that estimated it, curves_channel, period, periods_per_cell, "
+        "historical_max_spend (currency per period; the most spent in the fitted data).")
 
 
 class SectionDoc(BaseModel):
@@ -116,15 +148,17 @@ class PlanDocument(BaseModel):
     """plan.json."""
 
     model_config = _STRICT
-    schema_version: Literal["1.0"] = Field(description="Version of this schema.")
+    schema_version: Literal["2.0"] = Field(description="Version of this schema.")
     status: Status = Field(description="Worst status of the plan's sections.")
     scenario: ScenarioRef
     provenance: ProvenanceDoc
     warnings: list[str] = Field(description="Every section's warnings, prefixed with the section name.")
     budget: BudgetSectionDoc | None = None
     bandit: SectionDoc | None = None
+    segments: SectionDoc | None = None  # customer segments (optimizer/segments)
     churn: SectionDoc | None = None
     experiments: SectionDoc | None = None
+    current: SectionDoc | None = None  # current vs recommended (optimizer/planreport/current.py)
 
 
 def validate_plan_document(doc: dict[str, Any]) -> PlanDocument:

@@ -71,4 +71,5 @@ def run(
         currency=header.currency,
         provenance=Provenance.now(used_seed, solver_info),
         sections=done,
+        scenario=header,
     )

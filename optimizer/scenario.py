@@ -114,7 +114,10 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     data, line_map = load_yaml(p)
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: the top level is a {type(data).__name__}; expected a mapping with at least `name:`.")
-    model = parse_model(scenario_model(), data, str(p), line_map, context={"base_dir": p.resolve().parent})
+    # currency: a budget response taken from a curves file must be in the scenario's currency
+    context = {"base_dir": p.resolve().parent,
+               "currency": data.get("currency", ScenarioHeader.model_fields["currency"].default)}
+    model = parse_model(scenario_model(), data, str(p), line_map, context=context)
     sections = [spec.name for spec in load_sections() if getattr(model, spec.name) is not None]
     if not sections:
         names = ", ".join(spec.name for spec in load_sections())

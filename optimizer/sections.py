@@ -96,9 +96,11 @@ class SectionSpec:
 #: section name -> "module:attribute" of its SectionSpec, in run order.
 SECTION_PATHS: dict[str, str] = {
     "experiments": "experiments.section:SECTION",
+    "segments": "optimizer.segments.section:SECTION",  # before churn and budget: they read its sizes
     "churn": "optimizer.churn.section:SECTION",
     "bandit": "optimizer.bandit.section:SECTION",
     "budget": "optimizer.budget.section:SECTION",
+    "current": "optimizer.planreport.current:SECTION",  # after budget: compares what runs now with its plan
 }
 
 

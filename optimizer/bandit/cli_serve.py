@@ -61,7 +61,8 @@ def _group() -> None:
 def serve(
     store: str = typer.Option(
         ..., "--store", envvar="DMPOPT_BANDIT_STORE",
-        help="Store URL: sqlite:///bandit.db (default kind), redis://host:6379/0, or memory:// (one worker only).",
+        help="Store URL: sqlite:///bandit.db (default kind), redis://host:6379/0, unix:///path/redis.sock?db=0 "
+        "(Redis on this host), or memory:// (one worker only).",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8787, min=0, max=65535, help="TCP port."),
@@ -79,6 +80,15 @@ def serve(
         help="Decisions use a policy state at most this old (s); 0: always the newest (slower with Thompson).",
     ),
     log_level: str = typer.Option("info", help="Log level: critical, error, warning, info, debug (stderr)."),
+    crash_pending: str = typer.Option(
+        "default", "--crash-pending", envvar="DMPOPT_BANDIT_CRASH_PENDING",
+        help="At startup, unrewarded decisions of workers that crashed: 'default' keeps them pending (default "
+             "reward after the window, as if served); 'expire' closes them without a reward.",
+    ),
+    limits: str = typer.Option(
+        None, "--limits", envvar="DMPOPT_BANDIT_LIMITS", show_default=False,
+        help='Request cost limits as JSON, e.g. \'{"max_share_draw_values": 10000000}\' (see docs/bandit-service.md).',
+    ),
 ) -> None:
     """Serve the bandit HTTP API (OpenAPI docs at /docs). Exit codes: 0 stopped, 1 bad option or store."""
     from optimizer.bandit.store import StoreError, open_store
@@ -91,6 +101,17 @@ def serve(
         _fail("--api-key (or env DMPOPT_API_KEY) is missing; the service refuses to run without authentication.")
     if store.startswith("memory://") and workers > 1:
         _fail(f"--store memory:// cannot be shared by {workers} workers; use sqlite:///bandit.db or redis://.")
+    if crash_pending not in ("default", "expire"):
+        _fail(f"--crash-pending is {crash_pending!r}; use default or expire.")
+    os.environ["DMPOPT_BANDIT_CRASH_PENDING"] = crash_pending
+    if limits:
+        from optimizer.bandit.limits import parse_limits
+
+        try:
+            parse_limits(limits, "--limits")
+        except DmpoptError as exc:
+            _fail(str(exc))
+        os.environ["DMPOPT_BANDIT_LIMITS"] = limits
     try:
         open_store(store).close()  # fail fast, with a clear message, before forking workers
     except (DmpoptError, StoreError) as exc:
@@ -104,6 +125,10 @@ def serve(
     os.environ["DMPOPT_BANDIT_MAX_BODY_BYTES"] = str(max_body_bytes)
     os.environ["DMPOPT_BANDIT_EXPIRE_SECONDS"] = str(expire_seconds)
     os.environ["DMPOPT_BANDIT_DECISION_REFRESH_SECONDS"] = str(decision_refresh_seconds)
+    # the bound port (not --port): with --port 0 the system picks a free one, and this line says which
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    typer.echo(f"dmpopt bandit service on {url} (OpenAPI docs at {url}/docs, {workers} worker(s)); Ctrl-C stops it",
+               err=True)
     run_uvicorn(sock, workers, log_level)
 
 

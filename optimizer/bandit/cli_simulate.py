@@ -40,7 +40,10 @@ def simulate(
         from optimizer.validation import load_model
 
         cfg = load_model(SimulationConfig, config)
-        result = run_simulation(cfg, seed=seed)
+        from optimizer.render import count_progress
+
+        with count_progress("policy runs") as progress:
+            result = run_simulation(cfg, seed=seed, progress=progress)
         try:
             out.mkdir(parents=True, exist_ok=True)
             png = atomic_write_bytes(out / "regret.png", result.plot_png())

@@ -31,6 +31,19 @@ ArmName = Annotated[
           description="Arm (channel/message) name: letters, digits, '_', '.', ':', '-'."),
 ]
 
+#: The one rule for campaign names, shared by every store (memory, SQLite, Redis) and the HTTP
+#: path parameter: 1-100 characters from letters, digits, '_', '.', ':', '-', starting with a
+#: letter or a digit. The first character rule refuses '.' and '..', which HTTP clients rewrite
+#: as path steps (such a campaign could be created but never reached). Stores never build keys or
+#: paths from the raw name: the Redis store hex-encodes it (see store_redis.py).
+CAMPAIGN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$"
+CAMPAIGN_NAME_RULE = ("1-100 characters from letters, digits, '_', '.', ':', '-', starting with a letter or a digit")
+CampaignName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=CAMPAIGN_NAME_PATTERN,
+          description=f"Campaign name: {CAMPAIGN_NAME_RULE}."),
+]
+
 
 # --------------------------------------------------------------------------------------- arms
 class ArmConfig(BaseModel):
@@ -40,7 +53,7 @@ class ArmConfig(BaseModel):
 
     name: ArmName
     cost_per_action: float = Field(
-        0.0, ge=0, description="Cost of serving this arm once, in the campaign currency (>= 0)."
+        0.0, ge=0, le=1e15, description="Cost of serving this arm once, in the campaign currency (0 to 1e15)."
     )
     description: str = Field("", max_length=500, description="Free text for humans; not used by the policy.")
 
@@ -298,7 +311,7 @@ class CampaignConfig(BaseModel):
 
     model_config = _FROZEN
 
-    name: ArmName = Field(description="Campaign name (same character set as arm names).")
+    name: CampaignName = Field(description=f"Campaign name: {CAMPAIGN_NAME_RULE}.")
     arms: list[ArmConfig] = Field(min_length=2, max_length=1000, description="The arms, at least 2, unique names.")
     policy: PolicyConfig = Field(
         default_factory=lambda: ThompsonConfig(kind="thompson"),

@@ -62,7 +62,9 @@ class JoinReport:
         return dict(self.__dict__)
 
 
-def _status(reward: Any, is_default: Any) -> str:
+def _status(reward: Any, is_default: Any, closed: Any = False) -> str:
+    if closed:
+        return "closed"
     if reward is None or (isinstance(reward, float) and math.isnan(reward)):
         return "pending"
     return "defaulted" if bool(is_default) else "rewarded"
@@ -72,7 +74,8 @@ def decision_log(store: Any, campaign: str) -> Any:
     """A campaign's decisions joined with their rewards, one row per decision in ``seq`` order.
 
     Columns: :data:`LOG_COLUMNS`. ``reward``/``cost``/``rewarded_at`` are NaN while pending;
-    ``status`` is ``pending``, ``rewarded`` or ``defaulted``.
+    ``status`` is ``pending``, ``rewarded``, ``defaulted`` or ``closed`` (closed without a reward
+    after its worker crashed, ``crash_pending=expire``).
 
     Raises
     ------
@@ -83,7 +86,7 @@ def decision_log(store: Any, campaign: str) -> Any:
 
     rows = store.decisions(campaign)
     for r in rows:
-        r["status"] = _status(r["reward"], r["is_default"])
+        r["status"] = _status(r["reward"], r["is_default"], r.get("closed"))
     frame = pd.DataFrame(rows, columns=list(LOG_COLUMNS))
     return _typed(frame)
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import secrets
+import re
+import hmac
 import time
 from typing import Any
 
 from fastapi.responses import Response
 
+from optimizer.bandit.config import CAMPAIGN_NAME_PATTERN
 from optimizer.bandit.service_models import EMPTY_CHOOSE, ChooseRequest, RewardRequest, parse_body
 from optimizer.bandit.store import BanditStore, ConflictError, ExpiredDecisionError, NotFoundError, StoreError
 from optimizer.errors import DataError, DmpoptError, ScenarioError
@@ -33,6 +35,7 @@ API_KEY_HEADER = "X-API-Key"
 PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 _CHOOSE_ROUTE = "/v1/campaigns/{name}/choose"
 _REWARD_ROUTE = "/v1/rewards"
+_NAME_OK = re.compile(CAMPAIGN_NAME_PATTERN).fullmatch
 
 
 def json_bytes(obj: Any) -> bytes:
@@ -190,12 +193,12 @@ class Gate:
             if scope["method"] == "POST" and self.holder is not None and "store" in self.holder:
                 if path == _REWARD_ROUTE:
                     route = _REWARD_ROUTE
-                    status_box[0], payload = _fast_reward(self.holder["store"], body)
+                    status_box[0], payload = await self.holder["runner"](_fast_reward, self.holder["store"], body)
                     await _send_raw(send, status_box[0], payload)
                     return
                 if path.startswith("/v1/campaigns/") and path.endswith("/choose"):
                     name = path[14:-7]
-                    if name and "/" not in name:
+                    if _NAME_OK(name):  # else FastAPI's route answers 422 naming the rule
                         route = _CHOOSE_ROUTE
                         status_box[0], payload = await self._fast_choose(name, body)
                         await _send_raw(send, status_box[0], payload)
@@ -215,14 +218,16 @@ class Gate:
 
     async def _fast_choose(self, name: str, body: bytes) -> tuple[int, bytes]:
         store = self.holder["store"]
-        if self._batcher is None or self._batcher.store is not store:
-            self._batcher = ChooseBatcher(store)
+        runner = self.holder.get("runner")
+        if self._batcher is None or self._batcher.store is not store or self._batcher.runner is not runner:
+            self._batcher = ChooseBatcher(store, runner)
         return await _choose_response(self._batcher, name, body)
 
     def _refuse(self, given: bytes | None) -> bytes | None:
         if given is None:
             return error_bytes(401, "unauthorized", f"the {API_KEY_HEADER} header is missing; send the service's API key.")
-        if not secrets.compare_digest(given, self.api_key):
+        # constant time in the key's content (hmac.compare_digest), so timing does not leak a prefix
+        if not hmac.compare_digest(given, self.api_key):
             return error_bytes(401, "unauthorized", f"the {API_KEY_HEADER} header does not match the service's API key.")
         return None
 
@@ -271,25 +276,82 @@ class ChooseBatcher:
     request is served alone, with no added wait (the batch is flushed with ``call_soon``, not on a
     timer). ``choose_batch`` is all-or-nothing, so if a batch fails every request is retried alone
     and gets its own answer or error. Decision numbers follow arrival order, as without batching.
+
+    At most one batch is in flight per worker: requests arriving while the store thread serves a
+    batch wait for it and then form the next batch (at most :attr:`max_batch` per campaign), instead
+    of queueing as many small batches behind it. A batch's cost is mostly fixed per call (two
+    round trips for Redis, one transaction for SQLite), so under load each worker's batches grow
+    with its concurrency rather than its store calls (issue #14: Redis choose/s per worker had been
+    bounded by one round-trip pair per arriving loop turn).
     """
 
-    def __init__(self, store: BanditStore):
+    #: most requests of one campaign in one ``choose_batch`` call (the rest wait for the next batch)
+    max_batch = 100
+
+    def __init__(self, store: BanditStore, runner: Any = None):
         self.store = store
+        self.runner = runner  # StoreRunner: the store calls run on its thread (None: inline, tests)
         self.pending: dict[str, list[tuple[dict[str, Any], asyncio.Future]]] = {}
         self.scheduled = False
+        self.in_flight = False
 
     async def choose(self, name: str, request: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self.pending.setdefault(name, []).append((request, future))
-        if not self.scheduled:
+        if not self.scheduled and not self.in_flight:
             self.scheduled = True
             loop.call_soon(self._flush)
         return await future
 
+    def _take(self) -> dict[str, list[tuple[dict[str, Any], asyncio.Future]]]:
+        """The next batch: up to :attr:`max_batch` pending requests per campaign, in arrival order."""
+        batch: dict[str, list[tuple[dict[str, Any], asyncio.Future]]] = {}
+        for name in list(self.pending):
+            items = self.pending[name]
+            batch[name], rest = items[: self.max_batch], items[self.max_batch:]
+            if rest:
+                self.pending[name] = rest
+            else:
+                del self.pending[name]
+        return batch
+
     def _flush(self) -> None:
         self.scheduled = False
-        pending, self.pending = self.pending, {}
+        if self.in_flight or not self.pending:
+            return
+        pending = self._take()
+        if self.runner is None:
+            self._serve(pending, _settle)
+            return
+        loop = asyncio.get_running_loop()
+
+        def settle(future: asyncio.Future, result: Any = None, exc: BaseException | None = None) -> None:
+            loop.call_soon_threadsafe(_settle, future, result, exc)
+
+        def serve() -> None:  # on the store thread
+            try:
+                self._serve(pending, settle)
+            finally:  # queued after every settle of this batch
+                try:
+                    loop.call_soon_threadsafe(self._served)
+                except RuntimeError:  # the loop closed meanwhile (shutdown): nothing left to send
+                    pass
+
+        self.in_flight = True
+        try:
+            self.runner.submit(serve)
+        except BaseException:
+            self.in_flight = False
+            raise
+
+    def _served(self) -> None:
+        """The batch in flight is done: send what arrived meanwhile as the next batch."""
+        self.in_flight = False
+        self._flush()
+
+    def _serve(self, pending: dict[str, list[tuple[dict[str, Any], asyncio.Future]]], _settle: Any) -> None:
+        """Make the decisions (on the store thread when there is a runner) and settle the futures."""
         for name, items in pending.items():
             try:
                 if len(items) == 1:
@@ -354,6 +416,9 @@ def exception_payload(exc: Exception) -> tuple[int, bytes]:
     if isinstance(exc, RequestValidationError):
         status, message, problems = describe_errors(list(exc.errors()))
         return status, error_bytes(status, "invalid_json" if status == 400 else "validation_error", message, problems)
+    if is_store_outage(exc):
+        return 503, error_bytes(503, "store_unavailable",
+                                f"the store did not answer ({type(exc).__name__}: {exc}); retry after a moment.")
     if isinstance(exc, DmpoptError):
         problems = list(getattr(exc, "problems", []) or [])
         status = status_of(exc)
@@ -362,28 +427,49 @@ def exception_payload(exc: Exception) -> tuple[int, bytes]:
     raise exc
 
 
+def is_store_outage(exc: BaseException) -> bool:
+    """True for a Redis connection/timeout error (the backend is down or unreachable: HTTP 503)."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - redis is a dependency of the service
+        return False
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError))
+
+
 def exception_response(exc: Exception) -> Response:
     """:func:`exception_payload` as a response for the FastAPI exception handlers."""
     status, body = exception_payload(exc)
-    return Response(body, status, media_type="application/json")
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return Response(body, status, media_type="application/json", headers=headers)
+
+
+#: ``Retry-After`` (seconds) sent with every 503: the store was unavailable or locked; nothing changed.
+RETRY_AFTER_SECONDS = 1
 
 
 async def _send_raw(send: Any, status: int, body: bytes) -> None:
     """A complete JSON response as two ASGI messages (no Response object on the fast path)."""
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 503:
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 def redact(url: str) -> str:
-    """Hide a password in ``redis://user:pass@host``."""
+    """Hide a password in ``redis://user:pass@host`` or ``unix:///path.sock?password=...``."""
+    import re
+
     scheme, sep, rest = url.partition("://")
     if "@" in rest:
         rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
+    return scheme + sep + re.sub(r"(?i)(password=)[^&]*", r"\1***", rest)
 
 
-def render_metrics(store: BanditStore, metrics: Metrics, worker: str) -> str:
+def render_metrics(store: BanditStore, metrics: Metrics, worker: str, expiry: Any = None,
+                   campaigns: Any = None) -> str:
+    """Prometheus text. ``campaigns``: the store's campaigns read beforehand (the service reads them
+    on its store thread), ``False`` if that read failed, ``None`` to read them here."""
     def esc(v: str) -> str:
         return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -391,7 +477,15 @@ def render_metrics(store: BanditStore, metrics: Metrics, worker: str) -> str:
     out.append("# HELP dmpopt_bandit_decisions_total Decisions logged (store-wide).")
     out.append("# TYPE dmpopt_bandit_decisions_total counter")
     rewards, defaults, reward_sum, pending = [], [], [], []
-    for c in store.list_campaigns():
+    store_up = 0 if campaigns is False else 1
+    if campaigns is None:
+        try:
+            campaigns = store.list_campaigns()
+        except Exception:  # noqa: BLE001 - the store being down is itself a metric; the rest still renders
+            campaigns, store_up = [], 0
+    elif campaigns is False:
+        campaigns = []
+    for c in campaigns:
         for arm, s in c.arm_to_stats.items():
             lab = f'campaign="{esc(c.name)}",arm="{esc(arm)}"'
             out.append(f"dmpopt_bandit_decisions_total{{{lab}}} {s.n_decisions}")
@@ -408,6 +502,26 @@ def render_metrics(store: BanditStore, metrics: Metrics, worker: str) -> str:
             "# HELP dmpopt_bandit_pending_decisions Decisions waiting for a reward (store-wide).",
             "# TYPE dmpopt_bandit_pending_decisions gauge", *pending]
     w = esc(worker)
+    out += ["# HELP dmpopt_bandit_store_up 1 when this worker could read the store while rendering, else 0.",
+            "# TYPE dmpopt_bandit_store_up gauge", f'dmpopt_bandit_store_up{{worker="{w}"}} {store_up}']
+    if expiry is not None:  # the default-reward job of this worker (service_jobs.ExpiryJobStatus)
+        lab = f'worker="{w}"'
+        out += ["# HELP dmpopt_bandit_default_reward_job_last_success_timestamp_seconds End of the job's last "
+                "successful run, Unix seconds (0: never).",
+                "# TYPE dmpopt_bandit_default_reward_job_last_success_timestamp_seconds gauge",
+                f"dmpopt_bandit_default_reward_job_last_success_timestamp_seconds{{{lab}}} {expiry.last_success_at or 0.0!r}",
+                "# HELP dmpopt_bandit_default_reward_job_backlog Decisions past their window without a reward, at the last run.",
+                "# TYPE dmpopt_bandit_default_reward_job_backlog gauge",
+                f"dmpopt_bandit_default_reward_job_backlog{{{lab}}} {-1 if expiry.backlog is None else expiry.backlog}",
+                "# HELP dmpopt_bandit_default_reward_job_consecutive_failures Failures since the last success (0: healthy).",
+                "# TYPE dmpopt_bandit_default_reward_job_consecutive_failures gauge",
+                f"dmpopt_bandit_default_reward_job_consecutive_failures{{{lab}}} {expiry.consecutive_failures}",
+                "# HELP dmpopt_bandit_default_reward_job_failures_total Failed runs of the job.",
+                "# TYPE dmpopt_bandit_default_reward_job_failures_total counter",
+                f"dmpopt_bandit_default_reward_job_failures_total{{{lab}}} {expiry.n_failures_total}",
+                "# HELP dmpopt_bandit_default_rewards_applied_total Default rewards applied by this worker's job.",
+                "# TYPE dmpopt_bandit_default_rewards_applied_total counter",
+                f"dmpopt_bandit_default_rewards_applied_total{{{lab}}} {expiry.n_applied_total}"]
     out += ["# HELP dmpopt_bandit_http_requests_total HTTP requests answered by this worker.",
             "# TYPE dmpopt_bandit_http_requests_total counter"]
     for (route, status), n in sorted(metrics.counts.items()):

@@ -12,11 +12,11 @@ from fastapi import Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from optimizer.bandit.config import CampaignConfig
+from optimizer.bandit.config import CAMPAIGN_NAME_PATTERN, CAMPAIGN_NAME_RULE, CampaignConfig
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-CampaignName = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$",
-                                   description="Campaign name.")]
+CampaignName = Annotated[str, Path(min_length=1, max_length=100, pattern=CAMPAIGN_NAME_PATTERN,
+                                   description=f"Campaign name: {CAMPAIGN_NAME_RULE}.")]
 
 
 # ------------------------------------------------------------------------------ request models
@@ -37,8 +37,8 @@ class ChooseRequest(BaseModel):
 
     model_config = _FROZEN
 
-    context: list[float] | None = Field(
-        None, max_length=1000, description="Request features for contextual policies (length context_dim)."
+    context: list[Annotated[float, Field(strict=True)]] | None = Field(
+        None, max_length=1000, description="Request features for contextual policies (length context_dim), JSON numbers."
     )
     eligible: list[str] | None = Field(
         None, min_length=1, max_length=1000, description="Arms allowed for this request (default: all)."
@@ -64,9 +64,13 @@ class RewardRequest(BaseModel):
     model_config = _FROZEN
 
     decision_id: str = Field(min_length=1, max_length=64, description="The decision_id returned by choose.")
-    reward: float = Field(description="The observed reward: 0 or 1 for binary campaigns, else within reward_bounds.")
+    # strict: "1" or true are refused (422), not read as 1 -- a sender that quotes numbers has a bug
+    reward: float = Field(
+        strict=True, description="The observed reward, a JSON number: 0 or 1 for binary campaigns, else within reward_bounds."
+    )
     cost: float | None = Field(
-        None, ge=0, description="Money spent on this action, campaign currency (default: the arm's cost_per_action)."
+        None, ge=0, strict=True,
+        description="Money spent on this action, campaign currency, a JSON number (default: the arm's cost_per_action).",
     )
 
 

@@ -49,6 +49,11 @@ from optimizer.errors import DmpoptError, ScenarioError
 #: How stale (seconds) the state decisions are drawn from may be in a service (``open_store(service=True)``).
 SERVICE_DECISION_REFRESH_SECONDS = 0.05
 
+#: Largest |reward| and cost accepted per decision. Totals are sums of at most ~1e12 such values,
+#: so they stay below 1e27, far from float overflow (1.8e308): a total can never become infinite
+#: (which made the state unserialisable and every retry of the reward fail with 500).
+MAX_ABS_AMOUNT = 1e15
+
 #: Version tag of the snapshot format written by :meth:`BanditStore.snapshot`.
 SNAPSHOT_FORMAT = "dmpopt-bandit-snapshot/1"
 
@@ -76,6 +81,13 @@ class ConflictError(DmpoptError):
 
 class StoreError(DmpoptError):
     """The store URL is malformed or the backend cannot be reached (HTTP 503)."""
+
+
+class StoreBusyError(StoreError):
+    """The store stayed locked by another writer past its busy timeout; nothing changed (HTTP 503
+    with ``Retry-After``)."""
+
+    retry_after_seconds = 1
 
 
 # -------------------------------------------------------------------------------------- records
@@ -214,28 +226,55 @@ class RecoveryReport:
 
     Attributes
     ----------
-    n_pending: decisions logged and acknowledged but not yet rewarded (rewards may still come).
+    n_pending: decisions logged but not yet rewarded (rewards may still come).
     n_overdue: of which past their reward window (the next :meth:`BanditStore.expire` applies the
         default reward to them).
     unclean_workers: workers (``host:pid``) that started on this store and never stopped cleanly,
-        e.g. after ``kill -9``; what they had not acknowledged was not stored.
+        e.g. after ``kill -9``.
+    n_pending_unclean: unrewarded decisions logged by those workers. Each was stored before its
+        answer was sent; whether the answer reached the client (and the arm was served) cannot be
+        known: a request in flight when the worker died looks exactly like a served decision whose
+        reward has not come yet.
+    crash_pending: what the service does with those decisions, the operator's choice: ``default``
+        (they stay pending; a reward inside the window counts, else the default reward is applied,
+        as if served) or ``expire`` (closed without a reward: no default, no policy update, a late
+        reward is refused with 410). None: not decided (a bare store report).
+    n_closed: decisions closed without a reward at this start (``crash_pending == "expire"``).
     """
 
     n_pending: int
     n_overdue: int
     unclean_workers: tuple[str, ...]
+    n_pending_unclean: int = 0
+    crash_pending: str | None = None
+    n_closed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_pending": self.n_pending, "n_overdue": self.n_overdue, "unclean_workers": list(self.unclean_workers)}
+        return {"n_pending": self.n_pending, "n_overdue": self.n_overdue, "unclean_workers": list(self.unclean_workers),
+                "n_pending_unclean": self.n_pending_unclean, "crash_pending": self.crash_pending,
+                "n_closed": self.n_closed}
 
     def __str__(self) -> str:
         text = f"{self.n_pending} pending decision(s), {self.n_overdue} past their reward window"
-        if self.unclean_workers:
-            text = (
-                f"{len(self.unclean_workers)} worker(s) stopped without a clean shutdown "
-                f"({', '.join(self.unclean_workers)}); requests they had not acknowledged were not stored; " + text
-            )
-        return text
+        if not self.unclean_workers:
+            return text
+        n = self.n_pending_unclean
+        head = (
+            f"{len(self.unclean_workers)} worker(s) stopped without a clean shutdown "
+            f"({', '.join(self.unclean_workers)}). Requests they had not answered were either not stored "
+            f"(nothing to do) or stored without the answer reaching the client; {n} decision(s) they logged "
+            "have no reward, and for each it is unknown whether its arm was served. "
+        )
+        if self.crash_pending == "expire":
+            what = (f"As configured (crash_pending=expire), {self.n_closed} of them were closed without a reward: "
+                    "no default reward, no policy update, later rewards for them are refused. ")
+        elif self.crash_pending == "default":
+            what = ("As configured (crash_pending=default), they stay pending: a reward inside the window counts, "
+                    "and otherwise the campaign's default reward is applied as if they were served "
+                    "(crash_pending=expire closes them without a reward instead). ")
+        else:
+            what = ""
+        return head + what + "Store: " + text
 
 
 # ------------------------------------------------------------------------------------- protocol
@@ -290,8 +329,14 @@ class BanditStore(Protocol):
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Load a snapshot into an empty store; ``ConflictError`` if a campaign exists already."""
 
+    def overdue_count(self, now: float | None = None) -> int:
+        """Decisions past their reward window still without a reward (the expiry job's backlog)."""
+
     def recovery_report(self, now: float | None = None) -> RecoveryReport:
         """Pending and overdue decisions, and workers that did not stop cleanly."""
+
+    def close_pending(self, workers: Sequence[str]) -> int:
+        """Close the unrewarded decisions logged by ``workers`` without a reward; return how many."""
 
     def register_worker(self, worker: str) -> None:
         """Note that a service worker started on this store."""
@@ -382,6 +427,11 @@ def check_reward(config: Any, reward: Any, cost: Any = None) -> tuple[float, flo
     value = float(reward)
     if not math.isfinite(value):
         raise ScenarioError(f"reward is {value}; it must be a finite number (no NaN or infinity).")
+    if abs(value) > MAX_ABS_AMOUNT:
+        raise ScenarioError(
+            f"reward is {value:g}; its magnitude must be <= {MAX_ABS_AMOUNT:g} (so per-arm totals cannot overflow). "
+            "Check the reward unit."
+        )
     cost_value: float | None = None
     if cost is not None:
         if isinstance(cost, bool) or not isinstance(cost, (int, float)):
@@ -389,6 +439,11 @@ def check_reward(config: Any, reward: Any, cost: Any = None) -> tuple[float, flo
         cost_value = float(cost)
         if not math.isfinite(cost_value) or cost_value < 0:
             raise ScenarioError(f"cost is {cost_value}; it must be a finite number >= 0 (campaign currency).")
+        if cost_value > MAX_ABS_AMOUNT:
+            raise ScenarioError(
+                f"cost is {cost_value:g}; it must be <= {MAX_ABS_AMOUNT:g} in the campaign currency (so cost totals "
+                "cannot overflow). Check the currency unit."
+            )
     kind = getattr(config, "reward_kind", "binary")
     kind = getattr(kind, "value", kind)
     if kind == "binary" and value not in (0.0, 1.0):

@@ -83,7 +83,7 @@ class CampaignRuntime:
     """
 
     __slots__ = ("config", "seed", "version", "policy", "refresh_seconds", "decider", "decider_version",
-                 "_decider_at", "_bitgen", "_gen")
+                 "_decider_at", "_bitgen", "_gen", "fetched_at")
 
     def __init__(self, config: Any, seed: int, version: int, state: dict[str, Any], refresh_seconds: float = 0.0):
         self.config = config
@@ -96,6 +96,9 @@ class CampaignRuntime:
         self.decider = self.policy
         self.decider_version = self.version
         self._decider_at = time.monotonic()
+        #: monotonic time the stores last compared ``version`` with the stored one (Redis uses it
+        #: to fetch the newest state at most every ``refresh_seconds``)
+        self.fetched_at = self._decider_at
 
     def reload(self, version: int, state: dict[str, Any]) -> None:
         """Adopt a newer stored state (written by another worker)."""

@@ -59,6 +59,19 @@ def worker_alive(worker: str) -> bool:
     return True
 
 
+#: ``decisions.rewarded`` value (SQLite) / ``closed`` field (Redis) of a decision closed without a
+#: reward after its worker crashed (the operator's ``crash_pending: expire``).
+CLOSED = 2
+
+
+def closed_message(decision_id: str) -> str:
+    """What a reward posted for a decision closed after a crash is told (HTTP 410)."""
+    return (
+        f"decision_id {decision_id!r} was logged by a worker that stopped without a clean shutdown and was closed "
+        "without a reward at the next start (the service runs with crash_pending=expire); this reward is ignored."
+    )
+
+
 def expired_message(decision_id: str, config: Any, expires_at: float) -> str:
     """What a reward posted after the window is told (HTTP 410)."""
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))

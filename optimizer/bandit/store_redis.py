@@ -1,27 +1,34 @@
 """Redis bandit store: one campaign state shared by many service workers or hosts.
 
-Key layout (prefix ``dmpopt:bandit:`` by default; ``?prefix=...`` in the URL changes it)::
+Key layout (prefix ``dmpopt:bandit:`` by default; ``?prefix=...`` in the URL changes it). A
+campaign's keys are built from ``hex(name)``, the hex digits of its UTF-8 name, never from the raw
+name: hex has no ':' and is injective, so no campaign name (whatever it contains) can produce
+another campaign's key or a store-wide key (``tests/optimizer/bandit/test_redis_keys.py`` checks
+this with hypothesis). Decision keys are built only from 32-hex-digit ids::
 
-    {p}campaigns                 SET   campaign names
-    {p}c:{name}                  HASH  config, seed, created_at, state, state_version,
+    {p}layout                    STRING "2" (this layout; a store written by the old raw-name layout is refused)
+    {p}campaigns                 SET   campaign names (the registry: members, never keys)
+    {p}c:{hex(name)}             HASH  name, config, seed, created_at, state, state_version,
                                        seq (decision numbers handed out), n_decisions, n_rewards
-    {p}c:{name}:arms             HASH  "{arm}|n_decisions", "{arm}|n_rewards", "{arm}|n_default_rewards",
+    {p}c:{hex(name)}:arms        HASH  "{arm}|n_decisions", "{arm}|n_rewards", "{arm}|n_default_rewards",
                                        "{arm}|reward_sum", "{arm}|cost_sum"
-    {p}c:{name}:decisions        ZSET  decision_id scored by seq (the decision log order)
-    {p}c:{name}:pending          ZSET  decision_id scored by expires_at (not yet rewarded)
+    {p}c:{hex(name)}:decisions   ZSET  decision_id scored by seq (the decision log order)
+    {p}c:{hex(name)}:pending     ZSET  decision_id scored by expires_at (not yet rewarded)
     {p}d:{decision_id}           HASH  the decision (and, once rewarded, reward, cost, is_default...)
     {p}workers                   HASH  "host:pid" -> started_at, for the recovery report
 
-Atomicity:
+Atomicity and round trips (scripts in ``store_redis_lua.py``; one pooled connection):
 
-* ``choose``: a Lua script checks the campaign exists and reserves ``k`` decision numbers
-  (``HINCRBY seq``) in one step; the decisions are then written, and counted, in one
-  ``MULTI``/``EXEC``. A worker killed in between leaves an unused number, never a half decision.
-* ``reward``: ``WATCH`` the decision and the campaign, read, compute the new policy state in
-  Python, then ``MULTI``: store the reward in the decision, drop it from ``pending``, store the
-  state with ``state_version + 1``, bump the counters; ``EXEC``. If another worker touched either
-  key in between, ``EXEC`` fails and the step is retried from the read, so the decision is
-  rewarded once and no update is lost.
+* ``choose`` (2 round trips): a Lua script checks the campaign exists, reserves ``k`` decision
+  numbers (``HINCRBY seq``) and returns the state if this process's copy is stale (at most every
+  ``decision_refresh_seconds`` in a service); a second script then writes and counts all the
+  decisions atomically. A worker killed in between leaves an unused number, never a half decision.
+* ``reward`` (2 round trips): a read script returns the decision, its campaign's
+  ``state_version``, the arm's sums (and the state if ours is stale); the new policy state is
+  computed in Python; a commit script stores reward, state (``state_version + 1``) and counters
+  only if the decision is still unrewarded and the campaign still at the version read (a
+  compare-and-set), else the step is retried from the read: the decision is rewarded once and no
+  update is lost. (It replaced a ``WATCH``/``MULTI`` transaction of 6 round trips.)
 
 Durability is Redis's: run redis-server with ``appendonly yes`` (``appendfsync everysec`` loses at
 most a second of acknowledged writes on a power loss; ``always`` none).
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from typing import Any, Sequence
@@ -53,6 +61,12 @@ from optimizer.bandit.store import (
     dumps,
     now_or,
 )
+from optimizer.bandit.store_redis_lua import CLOSE as _CLOSE
+from optimizer.bandit.store_redis_lua import RESERVE as _RESERVE
+from optimizer.bandit.store_redis_lua import REWARD_COMMIT as _REWARD_COMMIT
+from optimizer.bandit.store_redis_lua import REWARD_READ as _REWARD_READ
+from optimizer.bandit.store_redis_lua import WRITE_DECISIONS as _WRITE_DECISIONS
+from optimizer.bandit.store_redis_wire import ScriptCaller
 from optimizer.bandit.store_policy import (
     CampaignRuntime,
     build_decisions,
@@ -60,14 +74,32 @@ from optimizer.bandit.store_policy import (
     new_policy_state,
     parse_config,
 )
-from optimizer.bandit.store_recovery import arm_totals, check_snapshot, expired_message, worker_alive
+from optimizer.bandit.store_recovery import (
+    arm_totals,
+    check_snapshot,
+    closed_message,
+    expired_message,
+    worker_alive,
+)
+from optimizer.errors import ScenarioError
 from optimizer.seeding import resolve_seed
 
-_RESERVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local last = redis.call('HINCRBY', KEYS[1], 'seq', ARGV[1])
-return {last, redis.call('HGET', KEYS[1], 'state_version'), redis.call('HGET', KEYS[1], 'seed')}
-"""
+#: Version of the key layout (stored at ``{prefix}layout``); 1 was the raw-name layout.
+KEY_LAYOUT = "2"
+CAMPAIGN_KEY_SUFFIXES = ("", ":arms", ":decisions", ":pending")
+_DECISION_ID_OK = re.compile(r"[0-9a-f]{32}").fullmatch
+
+
+def campaign_key(prefix: str, name: str) -> str:
+    """The campaign's hash key: ``{prefix}c:{hex(name)}`` (injective, no ':' inside the hex part)."""
+    return f"{prefix}c:{name.encode('utf-8').hex()}"
+
+
+def campaign_keys(prefix: str, name: str) -> tuple[str, ...]:
+    """Every key a campaign owns (its hash, arm counters, decision log and pending set)."""
+    base = campaign_key(prefix, name)
+    return tuple(base + s for s in CAMPAIGN_KEY_SUFFIXES)
+
 
 _ARM_FIELDS = ("n_decisions", "n_rewards", "n_default_rewards", "reward_sum", "cost_sum")
 #: give up on a reward after this many optimistic-transaction conflicts (each retry re-reads).
@@ -80,7 +112,10 @@ class RedisStore:
     Parameters
     ----------
     url:
-        ``redis://host:port/db`` (optionally ``?prefix=myapp:``), as for ``redis.Redis.from_url``.
+        ``redis://host:port/db`` over TCP, or ``unix:///path/to/redis.sock?db=0`` over a unix domain
+        socket (redis-server ``--unixsocket``; same host only, fewer CPU cycles per round trip than
+        loopback TCP); optionally ``&prefix=myapp:`` (``?prefix=`` after a TCP URL), otherwise as
+        for ``redis.Redis.from_url``.
     decision_refresh_seconds:
         See :class:`~optimizer.bandit.store_sqlite.SQLiteStore`.
     """
@@ -93,7 +128,11 @@ class RedisStore:
         self.prefix = query.pop("prefix", ["dmpopt:bandit:"])[0]
         rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
         self.url = url
-        self._redis_url = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
+        if parts.scheme == "unix":
+            # urlunsplit drops the '//' of a scheme without a host ('unix:/path'), which redis-py refuses
+            self._redis_url = f"unix://{parts.path}" + (f"?{rest}" if rest else "")
+        else:
+            self._redis_url = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
         self._runtimes: dict[str, CampaignRuntime] = {}
         self.decision_refresh_seconds = float(decision_refresh_seconds)
         # the cached runtimes are shared by this process's threads; Redis itself needs no lock
@@ -105,17 +144,44 @@ class RedisStore:
             raise StoreError(
                 f"redis store {url!r} cannot be reached: {exc}. Is redis-server running at that address?"
             ) from None
-        self._reserve = self._r.register_script(_RESERVE)
+        self._close = self._r.register_script(_CLOSE)
+        # the four hot-path scripts go over one dedicated connection (store_redis_wire.py)
+        self._script = ScriptCaller(self._r)
+        #: the service worker (``host:pid``) tagging the decisions this object logs (register_worker)
+        self.worker: str | None = None
+        self._check_layout()
+
+    def _check_layout(self) -> None:
+        """Mark an empty prefix with this key layout; refuse data written by another layout."""
+        layout_key = self.prefix + "layout"
+        layout = self._r.get(layout_key)
+        if layout is None:
+            if self._r.exists(self.prefix + "campaigns"):
+                raise StoreError(
+                    f"redis store {self.url!r} holds campaigns in the old key layout 1 (raw campaign names in "
+                    "keys, unsafe with ':' in names). Export them with a dmpopt release that wrote them "
+                    "(snapshot), then restore the snapshot into an empty prefix (e.g. ?prefix=dmpopt:bandit2:)."
+                )
+            self._r.set(layout_key, KEY_LAYOUT, nx=True)
+        elif layout != KEY_LAYOUT:
+            raise StoreError(
+                f"redis store {self.url!r} uses key layout {layout!r}; this dmpopt reads layout {KEY_LAYOUT}."
+            )
 
     # ---------------------------------------------------------------------------- plumbing
     def _c(self, name: str) -> str:
-        return f"{self.prefix}c:{name}"
+        return campaign_key(self.prefix, name)
 
     def _d(self, decision_id: str) -> str:
+        if not _DECISION_ID_OK(decision_id):
+            raise UnknownDecisionError(
+                f"decision_id {decision_id!r} is not known; decision ids are 32 hex digits, use the one returned by choose."
+            )
         return f"{self.prefix}d:{decision_id}"
 
     def close(self) -> None:
         """Close the connection pool."""
+        self._script.close()
         self._r.close()
 
     def __enter__(self) -> "RedisStore":
@@ -162,7 +228,7 @@ class RedisStore:
         state = new_policy_state(cfg, used)
         key = self._c(cfg.name)
         mapping = {
-            "config": dumps(cfg.model_dump(mode="json")), "seed": used, "created_at": repr(now_or(now)),
+            "config": dumps(cfg.model_dump(mode="json")), "name": cfg.name, "seed": used, "created_at": repr(now_or(now)),
             "state": dumps(state), "state_version": 0, "seq": 0, "n_decisions": 0, "n_rewards": 0,
         }
         # HSETNX on the config field decides the race between two creators atomically
@@ -215,35 +281,41 @@ class RedisStore:
     def choose_batch(
         self, name: str, requests: Sequence[dict[str, Any]], now: float | None = None
     ) -> list[DecisionRecord]:
-        """Decide and log several requests; one ``MULTI`` stores them all."""
+        """Decide and log several requests; one script stores them all (atomically)."""
         with self._lock:
             return self._choose_batch(name, requests, now_or(now))
 
     def _choose_batch(self, name: str, requests: Sequence[dict[str, Any]], t: float) -> list[DecisionRecord]:
         # validate against the config before reserving numbers, so bad input changes nothing
-        config = (self._runtimes.get(name) or self._runtime(name)).config
-        checked = check_requests(config, requests)
-        reserved = self._reserve(keys=[self._c(name)], args=[len(checked)])
+        rt = self._runtimes.get(name) or self._runtime(name)
+        checked = check_requests(rt.config, requests)
+        # with a refresh interval (the service), the newest state is fetched at most that often:
+        # decisions may use a state up to decision_refresh_seconds old (and log its version)
+        want = self.decision_refresh_seconds <= 0 or time.monotonic() - rt.fetched_at >= self.decision_refresh_seconds
+        reserved = self._script(_RESERVE, [self._c(name)], [len(checked), rt.version, "1" if want else "0"],
+                                retry_lost_reply=True)
         if not reserved:
+            self._runtimes.pop(name, None)
             raise UnknownCampaignError(self._unknown_campaign(name))
-        last, version, _seed = (int(x) for x in reserved)
-        rt = self._runtime(name, version)
+        last, version, state = int(reserved[0]), int(reserved[1]), reserved[2]
+        if state is not None:
+            rt.reload(version, json.loads(state))
+        if want:
+            rt.fetched_at = time.monotonic()
         out = build_decisions(rt, name, last - len(checked) + 1, checked, t)
         c = self._c(name)
-        pipe = self._r.pipeline(transaction=True)
-        for rec in out:
-            pipe.hset(self._d(rec.decision_id), mapping={
-                "campaign": name, "seq": rec.seq, "arm": rec.arm, "propensity": repr(rec.propensity),
-                "arm_to_probability": dumps(rec.arm_to_probability),
-                "context": "" if rec.context is None else dumps(list(rec.context)),
-                "user_id": "" if rec.user_id is None else "u:" + rec.user_id,
-                "created_at": repr(t), "expires_at": repr(rec.expires_at), "state_version": rec.state_version,
-            })
-            pipe.hincrby(c + ":arms", f"{rec.arm}|n_decisions", 1)
-        pipe.zadd(c + ":decisions", {rec.decision_id: rec.seq for rec in out})
-        pipe.zadd(c + ":pending", {rec.decision_id: rec.expires_at for rec in out})
-        pipe.hincrby(c, "n_decisions", len(out))
-        pipe.execute()
+        # round trip 2: one script writes every decision and its counters (atomic, one reply);
+        # values go as strings (repr) so the stored numbers are exactly the logged ones
+        payload = [[rec.decision_id, str(rec.seq), rec.arm, repr(rec.expires_at), [
+            "campaign", name, "seq", str(rec.seq), "arm", rec.arm, "propensity", repr(rec.propensity),
+            "arm_to_probability", dumps(rec.arm_to_probability),
+            "context", "" if rec.context is None else dumps(list(rec.context)),
+            "user_id", "" if rec.user_id is None else "u:" + rec.user_id,
+            "created_at", repr(t), "expires_at", repr(rec.expires_at), "state_version", str(rec.state_version),
+            "worker", self.worker or "",
+        ]] for rec in out]
+        self._script(_WRITE_DECISIONS, [c, c + ":arms", c + ":decisions", c + ":pending"],
+                     [self.prefix + "d:", dumps(payload)], retry_lost_reply=False)
         return out
 
     # ------------------------------------------------------------------------------ rewards
@@ -252,77 +324,97 @@ class RedisStore:
     ) -> tuple[RewardOutcome, bool]:
         """One optimistic transaction; returns ``(outcome, expired_now)``. Retries on conflicts."""
         with self._lock:
-            return self._reward_locked(decision_id, reward, cost, t, force_default)
+            try:
+                return self._reward_locked(decision_id, reward, cost, t, force_default)
+            except BaseException:
+                # a runtime marked ahead of Redis (version -1, after a refused commit) must not
+                # outlive a failed reward: drop it, the next use rebuilds it from Redis
+                for n in [n for n, r in self._runtimes.items() if r.version < 0]:
+                    del self._runtimes[n]
+                raise
 
     def _reward_locked(
         self, decision_id: str, reward: Any, cost: Any, t: float, force_default: bool
     ) -> tuple[RewardOutcome, bool]:
-        import redis
-
+        """Two round trips when no other worker interferes: a read script (decision, version, the
+        arm's sums, the state if ours is stale) and a commit script that applies everything if
+        the campaign is still at the version read (else re-read and retry: no update is lost)."""
         dkey = self._d(decision_id)
-        name = self._r.hget(dkey, "campaign")
-        if name is None:
-            raise UnknownDecisionError(
-                f"decision_id {decision_id!r} is not known; use the decision_id returned by choose."
-            )
-        ckey = self._c(name)
         for attempt in range(MAX_WATCH_RETRIES):
-            with self._r.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(dkey, ckey)
-                    d = pipe.hgetall(dkey)
-                    version = pipe.hget(ckey, "state_version")
-                    rt = self._runtime(name, int(version), client=pipe)
-                    if "reward" in d:
-                        pipe.unwatch()
-                        if d["is_default"] == "1":
-                            if force_default:
-                                return self._outcome(decision_id, d, duplicate=True), False
-                            raise ExpiredDecisionError(expired_message(decision_id, rt.config, float(d["expires_at"])))
-                        check_reward(rt.config, reward, cost)
-                        return self._outcome(decision_id, d, duplicate=True), False
-                    expires_at = float(d["expires_at"])
+            known = dumps({n: rt.version for n, rt in self._runtimes.items()})
+            got = self._script(_REWARD_READ, [dkey], [self.prefix, known], retry_lost_reply=True)
+            if not got:
+                raise UnknownDecisionError(
+                    f"decision_id {decision_id!r} is not known; use the decision_id returned by choose."
+                )
+            flat, version, old_reward_sum, old_cost_sum, state = got
+            d = dict(zip(flat[::2], flat[1::2]))
+            name = d["campaign"]
+            version = int(version)
+            rt = self._runtimes.get(name)
+            if rt is None or rt.version != version:
+                if state is None:  # our cache was dropped meanwhile: read it the slow way
+                    rt = self._runtime(name, version)
+                elif rt is None:
+                    rt = self._runtime(name, version)
+                else:
+                    rt.reload(version, json.loads(state))
+            if rt.version != version:
+                continue  # moved again between the two reads
+            if d.get("closed") == "1":
+                if force_default:
+                    return self._outcome(decision_id, {**d, "reward": "nan", "cost": "nan", "is_default": "0",
+                                                       "reward_state_version": version}, duplicate=True), False
+                raise ExpiredDecisionError(closed_message(decision_id))
+            if "reward" in d:
+                if d["is_default"] == "1":
                     if force_default:
-                        value, cost_value, is_default = float(rt.config.default_reward), None, True
-                    else:
-                        value, cost_value = check_reward(rt.config, reward, cost)
-                        is_default = t > expires_at
-                        if is_default:
-                            value, cost_value = float(rt.config.default_reward), None
-                    arm = d["arm"]
-                    if cost_value is None:
-                        cost_value = arm_cost(rt.config, arm)
-                    context = json.loads(d["context"]) if d["context"] else None
-                    akey = ckey + ":arms"
-                    # sums in Python doubles, like SQLite's REAL (HINCRBYFLOAT uses long double and
-                    # would differ in the last digit); safe to read here: every writer of these
-                    # sums also writes the watched campaign key, so a race fails the EXEC
-                    old_reward_sum, old_cost_sum = pipe.hmget(akey, f"{arm}|reward_sum", f"{arm}|cost_sum")
-                    # the runtime runs ahead of Redis from here until EXEC succeeds
-                    self._runtimes.pop(name, None)
-                    state = rt.apply(arm, value, cost_value, context, float(d["propensity"]))
-                    new_version = rt.version
-                    pipe.multi()
-                    pipe.hset(ckey, mapping={"state": dumps(state), "state_version": new_version})
-                    pipe.hincrby(ckey, "n_rewards", 1)
-                    pipe.hset(dkey, mapping={
-                        "reward": repr(value), "cost": repr(cost_value), "is_default": int(is_default),
-                        "rewarded_at": repr(t), "reward_state_version": new_version,
-                    })
-                    pipe.zrem(ckey + ":pending", decision_id)
-                    pipe.hincrby(akey, f"{arm}|n_rewards", 1)
-                    pipe.hincrby(akey, f"{arm}|n_default_rewards", int(is_default))
-                    pipe.hset(akey, mapping={f"{arm}|reward_sum": repr(float(old_reward_sum) + value),
-                                             f"{arm}|cost_sum": repr(float(old_cost_sum) + cost_value)})
-                    pipe.execute()
-                except redis.WatchError:
-                    # another worker changed the campaign or the decision: re-read and retry
-                    if attempt > 3:
-                        time.sleep(random.uniform(0, 0.0005 * min(attempt, 20)))
-                    continue
-                self._runtimes[name] = rt
-                outcome = RewardOutcome(decision_id, name, arm, value, cost_value, False, is_default, new_version)
-                return outcome, is_default and not force_default
+                        return self._outcome(decision_id, d, duplicate=True), False
+                    raise ExpiredDecisionError(expired_message(decision_id, rt.config, float(d["expires_at"])))
+                check_reward(rt.config, reward, cost)
+                return self._outcome(decision_id, d, duplicate=True), False
+            expires_at = float(d["expires_at"])
+            if force_default:
+                value, cost_value, is_default = float(rt.config.default_reward), None, True
+            else:
+                value, cost_value = check_reward(rt.config, reward, cost)
+                is_default = t > expires_at
+                if is_default:
+                    value, cost_value = float(rt.config.default_reward), None
+            arm = d["arm"]
+            if cost_value is None:
+                cost_value = arm_cost(rt.config, arm)
+            context = json.loads(d["context"]) if d["context"] else None
+            # sums in Python doubles, like SQLite's REAL (HINCRBYFLOAT uses long double and would
+            # differ in the last digit); safe: every writer of these sums also moves the version,
+            # which the commit script checks
+            # the runtime runs ahead of Redis from here until the commit succeeds (apply copies the
+            # decider's policy on write, so decisions keep drawing from the committed state)
+            new_state = rt.apply(arm, value, cost_value, context, float(d["propensity"]))
+            new_version = rt.version
+            ckey = self._c(name)
+            try:
+                status = self._script(
+                    _REWARD_COMMIT, [dkey, ckey, ckey + ":arms", ckey + ":pending"],
+                    [version, dumps(new_state), new_version, repr(value), repr(cost_value), int(is_default), repr(t),
+                     arm, repr(float(old_reward_sum) + value), repr(float(old_cost_sum) + cost_value), decision_id],
+                    retry_lost_reply=False,
+                )
+            except BaseException:
+                rt.version = -1  # ahead of Redis, commit unknown: dropped by _reward_once
+                raise
+            if status != "ok":  # another worker rewarded it or moved the campaign: re-read, retry
+                # keep the runtime (its config and decider, with the decider's cached propensities)
+                # but mark it behind, so the re-read returns the stored state and reloads it;
+                # rebuilding it here cost a config parse, an extra read and a fresh propensity
+                # integral on the next choose (issue #14: 5 ms CPU per choose+reward, 4 workers)
+                rt.version = -1
+                if attempt > 3:
+                    time.sleep(random.uniform(0, 0.0005 * min(attempt, 20)))
+                continue
+            self._runtimes[name] = rt
+            outcome = RewardOutcome(decision_id, name, arm, value, cost_value, False, is_default, new_version)
+            return outcome, is_default and not force_default
         raise StoreError(
             f"reward for {decision_id!r} conflicted {MAX_WATCH_RETRIES} times with other workers; retry the request."
         )
@@ -397,6 +489,7 @@ class RedisStore:
                 "is_default": (d["is_default"] == "1") if rewarded else None,
                 "rewarded_at": float(d["rewarded_at"]) if rewarded else None,
                 "reward_state_version": int(d["reward_state_version"]) if rewarded else None,
+                "closed": d.get("closed") == "1",
             })
         return out
 
@@ -422,6 +515,12 @@ class RedisStore:
         """Load a snapshot (from any backend); ``ConflictError`` if one of its campaigns exists here."""
         campaigns = check_snapshot(snapshot)
         for c in campaigns:
+            bad = [d["decision_id"] for d in c["decisions"] if not _DECISION_ID_OK(str(d["decision_id"]))]
+            if bad:
+                raise ScenarioError(
+                    f"snapshot campaign {c['name']!r} has {len(bad)} decision id(s) that are not 32 hex digits, "
+                    f"e.g. {bad[0]!r}; restore only snapshots written by dmpopt stores."
+                )
             if self._r.exists(self._c(c["name"])):
                 raise ConflictError(f"campaign {c['name']!r} exists already in {self.url}; restore into an empty store.")
         for c in campaigns:
@@ -431,7 +530,8 @@ class RedisStore:
             done = [d for d in decisions if d["reward"] is not None]
             pipe = self._r.pipeline(transaction=True)
             pipe.hset(key, mapping={
-                "config": dumps(cfg.model_dump(mode="json")), "seed": int(c["seed"]), "created_at": repr(float(c["created_at"])),
+                "config": dumps(cfg.model_dump(mode="json")), "name": cfg.name, "seed": int(c["seed"]),
+                "created_at": repr(float(c["created_at"])),
                 "state": dumps(c["state"]), "state_version": int(c["state_version"]), "seq": int(c["n_decisions"]),
                 "n_decisions": int(c["n_decisions"]), "n_rewards": len(done),
             })
@@ -458,6 +558,8 @@ class RedisStore:
                         "is_default": int(bool(d["is_default"])), "rewarded_at": repr(float(d["rewarded_at"])),
                         "reward_state_version": int(d["reward_state_version"]),
                     })
+                elif d.get("closed"):
+                    mapping["closed"] = 1
                 else:
                     pipe.zadd(key + ":pending", {d["decision_id"]: float(d["expires_at"])})
                 pipe.hset(self._d(d["decision_id"]), mapping=mapping)
@@ -466,9 +568,20 @@ class RedisStore:
             pipe.execute()
         self._runtimes.clear()
 
+    def overdue_count(self, now: float | None = None) -> int:
+        """Decisions past their reward window still without a reward (the expiry job's backlog)."""
+        t = now_or(now)
+        names = sorted(self._r.smembers(self.prefix + "campaigns"))
+        pipe = self._r.pipeline(transaction=False)
+        for name in names:
+            pipe.zcount(self._c(name) + ":pending", "-inf", f"({t!r}")
+        return int(sum(pipe.execute())) if names else 0
+
     # ------------------------------------------------------------------------ worker tracking
     def register_worker(self, worker: str, now: float | None = None) -> None:
-        """Record that service worker ``worker`` (``host:pid``) started on this store."""
+        """Record that service worker ``worker`` (``host:pid``) started on this store; the decisions
+        this object logs from now on are tagged with it (see :meth:`close_pending`)."""
+        self.worker = worker
         self._r.hset(self.prefix + "workers", worker, repr(now_or(now)))
 
     def unregister_worker(self, worker: str, now: float | None = None) -> None:
@@ -486,4 +599,26 @@ class RedisStore:
         dead = tuple(w for w in workers if w not in live_workers and not worker_alive(w))
         if dead:
             self._r.hdel(self.prefix + "workers", *dead)
-        return RecoveryReport(int(n_pending), int(n_overdue), dead)
+        n_unclean = len(self._pending_of(dead)) if dead else 0
+        return RecoveryReport(int(n_pending), int(n_overdue), dead, n_unclean)
+
+    def _pending_of(self, workers: Sequence[str]) -> list[tuple[str, str]]:
+        """``(campaign, decision_id)`` of the unrewarded decisions logged by ``workers``."""
+        wanted = set(workers)
+        out = []
+        for name in sorted(self._r.smembers(self.prefix + "campaigns")):
+            ids = self._r.zrange(self._c(name) + ":pending", 0, -1)
+            pipe = self._r.pipeline(transaction=False)
+            for i in ids:
+                pipe.hget(self._d(i), "worker")
+            out += [(name, i) for i, w in zip(ids, pipe.execute() if ids else []) if w in wanted]
+        return out
+
+    def close_pending(self, workers: Sequence[str]) -> int:
+        """Close the unrewarded decisions logged by ``workers`` without a reward; see
+        :meth:`SQLiteStore.close_pending`. Returns how many were closed."""
+        n = 0
+        for name, decision_id in self._pending_of(workers):
+            ckey = self._c(name)
+            n += int(self._close(keys=[self._d(decision_id), ckey + ":pending"], args=[decision_id]))
+        return n

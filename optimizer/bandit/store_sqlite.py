@@ -52,6 +52,7 @@ from optimizer.bandit.store import (
     ExpiredDecisionError,
     RecoveryReport,
     RewardOutcome,
+    StoreBusyError,
     StoreError,
     UnknownCampaignError,
     UnknownDecisionError,
@@ -67,7 +68,14 @@ from optimizer.bandit.store_policy import (
     new_policy_state,
     parse_config,
 )
-from optimizer.bandit.store_recovery import arm_totals, check_snapshot, expired_message, worker_alive
+from optimizer.bandit.store_recovery import (
+    CLOSED,
+    arm_totals,
+    check_snapshot,
+    closed_message,
+    expired_message,
+    worker_alive,
+)
 from optimizer.bandit.store_sqlite_schema import SCHEMA, SCHEMA_VERSION, find_decision, make_decision_id
 from optimizer.seeding import resolve_seed
 
@@ -114,6 +122,7 @@ class SQLiteStore:
         self.memory = path == ":memory:"
         self.url = "memory://" if self.memory else f"sqlite:///{path}"
         self._lock = threading.RLock()
+        self._busy_timeout_s = busy_timeout_ms / 1000
         self._runtimes: dict[str, CampaignRuntime] = {}
         self.decision_refresh_seconds = float(decision_refresh_seconds)
         self.wal_restart_bytes = int(wal_restart_bytes)
@@ -155,6 +164,13 @@ class SQLiteStore:
             self._conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(decisions)")}
+            if "worker" not in columns:  # files written before decisions recorded their worker
+                self._conn.execute("ALTER TABLE decisions ADD COLUMN worker TEXT")
+            if "n_closed" not in {r[1] for r in self._conn.execute("PRAGMA table_info(campaigns)")}:
+                self._conn.execute("ALTER TABLE campaigns ADD COLUMN n_closed INTEGER NOT NULL DEFAULT 0")
+        #: the service worker (``host:pid``) tagging the decisions this object logs (register_worker)
+        self.worker: str | None = None
 
     # ---------------------------------------------------------------------------- plumbing
     @contextlib.contextmanager
@@ -173,7 +189,17 @@ class SQLiteStore:
         """One ``BEGIN IMMEDIATE`` transaction, committed on success, rolled back on any error."""
         with self._lock, self._flock():
             self._touched.clear()
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise StoreBusyError(
+                        f"the SQLite store {self.path!r} stayed locked by another connection for longer than "
+                        f"its busy timeout ({self._busy_timeout_s:g} s); nothing was changed. Retry in a moment "
+                        "(HTTP: 503 with Retry-After); if it persists, find the process holding a write "
+                        "transaction on the file."
+                    ) from None
+                raise
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -318,7 +344,7 @@ class SQLiteStore:
             db.execute("BEGIN")  # one consistent read snapshot
             try:
                 row = db.execute(
-                    "SELECT config, seed, created_at, state_version, n_decisions, n_rewards FROM campaigns WHERE name = ?",
+                    "SELECT config, seed, created_at, state_version, n_decisions, n_rewards, n_closed FROM campaigns WHERE name = ?",
                     (name,),
                 ).fetchone()
                 if row is None:
@@ -344,7 +370,7 @@ class SQLiteStore:
             state_version=int(row[3]),
             n_decisions=int(row[4]),
             n_rewards=int(row[5]),
-            n_pending=int(row[4]) - int(row[5]),
+            n_pending=int(row[4]) - int(row[5]) - int(row[6]),
             arm_to_stats=arm_to_stats,
         )
 
@@ -378,10 +404,11 @@ class SQLiteStore:
                 rows.append((
                     first_id + i, rec.decision_id, name, rec.seq, rec.arm, rec.propensity,
                     dumps(rec.arm_to_probability), None if rec.context is None else dumps(list(rec.context)),
-                    rec.user_id, t, rec.expires_at, rec.state_version,
+                    rec.user_id, t, rec.expires_at, rec.state_version, self.worker,
                 ))
             insert = ("INSERT INTO decisions (id, decision_id, campaign, seq, arm, propensity, arm_to_probability, "
-                      "context, user_id, created_at, expires_at, state_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                      "context, user_id, created_at, expires_at, state_version, worker) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             bump = "UPDATE arm_stats SET n_decisions = n_decisions + ? WHERE campaign = ? AND arm = ?"
             if len(rows) == 1:  # the common case; execute() is cheaper than executemany() for one row
                 db.execute(insert, rows[0])
@@ -450,6 +477,8 @@ class SQLiteStore:
                     )
                 rt, _ = self._runtime(db, row[2])
                 expires_at = row[6]
+                if row[7] == CLOSED:
+                    raise ExpiredDecisionError(closed_message(row[1]))
                 if row[7]:
                     prior = db.execute(
                         "SELECT reward, cost, is_default, state_version FROM rewards WHERE id = ?", (row[0],)
@@ -509,7 +538,8 @@ class SQLiteStore:
                 raise UnknownCampaignError(self._unknown_campaign(self._conn, name))
             rows = self._conn.execute(
                 "SELECT d.decision_id, d.seq, d.arm, d.propensity, d.arm_to_probability, d.context, d.user_id, "
-                "d.created_at, d.expires_at, d.state_version, r.reward, r.cost, r.is_default, r.received_at, r.state_version "
+                "d.created_at, d.expires_at, d.state_version, r.reward, r.cost, r.is_default, r.received_at, r.state_version, "
+                "d.rewarded "
                 "FROM decisions d LEFT JOIN rewards r ON r.id = d.id "
                 "WHERE d.campaign = ? ORDER BY d.seq",
                 (name,),
@@ -521,7 +551,7 @@ class SQLiteStore:
                 "arm_to_probability": json.loads(r[4]), "context": None if r[5] is None else json.loads(r[5]),
                 "user_id": r[6], "created_at": r[7], "expires_at": r[8], "state_version": r[9],
                 "reward": r[10], "cost": r[11], "is_default": None if r[12] is None else bool(r[12]),
-                "rewarded_at": r[13], "reward_state_version": r[14],
+                "rewarded_at": r[13], "reward_state_version": r[14], "closed": r[15] == CLOSED,
             })
         return out
 
@@ -554,11 +584,12 @@ class SQLiteStore:
                 cfg = parse_config(c["config"])
                 decisions = c["decisions"]
                 n_rewards = sum(1 for d in decisions if d["reward"] is not None)
+                n_closed = sum(1 for d in decisions if d["reward"] is None and d.get("closed"))
                 db.execute(
-                    "INSERT INTO campaigns (name, config, seed, created_at, state, state_version, n_decisions, n_rewards) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO campaigns (name, config, seed, created_at, state, state_version, n_decisions, n_rewards, "
+                    "n_closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (cfg.name, dumps(cfg.model_dump(mode="json")), int(c["seed"]), float(c["created_at"]),
-                     dumps(c["state"]), int(c["state_version"]), int(c["n_decisions"]), n_rewards),
+                     dumps(c["state"]), int(c["state_version"]), int(c["n_decisions"]), n_rewards, n_closed),
                 )
                 for arm, t in arm_totals(cfg.arm_names, decisions).items():
                     db.execute(
@@ -569,10 +600,13 @@ class SQLiteStore:
                 for k, d in enumerate(sorted(decisions, key=lambda d: d["seq"])):
                     rid = first_id + k
                     db.execute(
-                        "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO decisions (id, decision_id, campaign, seq, arm, propensity, arm_to_probability, "
+                        "context, user_id, created_at, expires_at, state_version, rewarded) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (rid, d["decision_id"], cfg.name, d["seq"], d["arm"], d["propensity"],
                          dumps(d["arm_to_probability"]), None if d["context"] is None else dumps(d["context"]),
-                         d["user_id"], d["created_at"], d["expires_at"], d["state_version"], int(d["reward"] is not None)),
+                         d["user_id"], d["created_at"], d["expires_at"], d["state_version"],
+                         CLOSED if d.get("closed") else int(d["reward"] is not None)),
                     )
                     db.execute("INSERT INTO decision_aliases VALUES (?, ?)", (d["decision_id"], rid))
                     if d["reward"] is not None:
@@ -585,7 +619,9 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------------ worker tracking
     def register_worker(self, worker: str, now: float | None = None) -> None:
-        """Record that service worker ``worker`` (``host:pid``) started on this store."""
+        """Record that service worker ``worker`` (``host:pid``) started on this store; the decisions
+        this object logs from now on are tagged with it (see :meth:`close_pending`)."""
+        self.worker = worker
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO workers VALUES (?, ?, NULL)", (worker, now_or(now)))
 
@@ -608,7 +644,36 @@ class SQLiteStore:
             workers = [r[0] for r in db.execute("SELECT worker FROM workers WHERE stopped_at IS NULL ORDER BY worker")]
             dead = tuple(w for w in workers if w not in live_workers and not worker_alive(w))
             db.executemany("DELETE FROM workers WHERE worker = ?", [(w,) for w in dead])
-        return RecoveryReport(int(n_pending), int(n_overdue), dead)
+            n_unclean = 0
+            for w in dead:
+                n_unclean += db.execute(
+                    "SELECT COUNT(*) FROM decisions WHERE rewarded = 0 AND worker = ?", (w,)).fetchone()[0]
+        return RecoveryReport(int(n_pending), int(n_overdue), dead, int(n_unclean))
+
+    def close_pending(self, workers: Sequence[str]) -> int:
+        """Close the unrewarded decisions logged by ``workers`` without a reward (the operator's
+        ``crash_pending: expire`` choice after those workers crashed): they leave the pending set,
+        never get the default reward, never update the policy, and a reward posted later for one of
+        them is refused (HTTP 410). Returns how many were closed."""
+        with self._write() as db:
+            n = 0
+            for w in workers:
+                per_campaign = db.execute(
+                    "SELECT campaign, COUNT(*) FROM decisions WHERE rewarded = 0 AND worker = ? GROUP BY campaign", (w,)
+                ).fetchall()
+                db.execute("UPDATE decisions SET rewarded = ? WHERE rewarded = 0 AND worker = ?", (CLOSED, w))
+                for name, k in per_campaign:
+                    db.execute("UPDATE campaigns SET n_closed = n_closed + ? WHERE name = ?", (k, name))
+                    n += k
+        return int(n)
+
+
+    def overdue_count(self, now: float | None = None) -> int:
+        """Decisions past their reward window still without a reward (the expiry job's backlog)."""
+        t = now_or(now)
+        with self._lock:
+            return int(self._conn.execute(
+                "SELECT COUNT(*) FROM decisions WHERE rewarded = 0 AND expires_at < ?", (t,)).fetchone()[0])
 
 
 class MemoryStore(SQLiteStore):

@@ -16,27 +16,38 @@ import math
 import time
 
 import numpy as np
-import pandas as pd
 
 from optimizer.budget.backends import get_backend
 from optimizer.budget.backends.base import SolveStatus, Solution
 from optimizer.budget.config import BudgetConfig, MinSpend
 from optimizer.budget.greedy import solve_greedy
-from optimizer.budget.money import money, rate_text, response_text
 from optimizer.budget.problem import (
     BudgetModel,
     Pieces,
     RowGroup,
     build_lp,
     build_model,
+    implicit_cap_warning,
     initial_pieces,
+    make_pieces,
     refine_pieces,
 )
 from optimizer.budget.sifting import solve_sifted
-from optimizer.budget.results import ALLOCATION_COLUMNS, BindingConstraint, BudgetResult
+from optimizer.budget.report import marginal_roi_sentences
+from optimizer.budget.results import (
+    BindingConstraint,
+    BudgetResult,
+    certified_status,
+    empty_tables,
+    gap_warning,
+    plan_tables,
+)
 
 #: Most breakpoint refinement rounds before reporting the gap reached.
 MAX_REFINEMENT_ROUNDS = 8
+
+#: Most refinements toward response floors before an infeasible chord LP is reported as infeasible.
+MAX_FLOOR_ROUNDS = 6
 
 
 def allocate(
@@ -78,13 +89,19 @@ def allocate(
             "objective); greedy is exact only for a total budget alone. Use method: lp or auto."
         )
     solve = solve_greedy if use_greedy else get_backend(solver)
-    from optimizer.budget.estimate import estimate_spend
+    from optimizer.budget.estimate import check_size, estimate_spend, lp_size
 
+    # refuse a model that cannot fit before building it (a MemoryError traceback helps nobody)
+    check_size(lp_size(model, config.pieces_per_curve), f"the budget LP ({model.cells.n:,} cells x "
+               f"{config.pieces_per_curve} pieces_per_curve)",
+               "lower pieces_per_curve (10 is the default; refinement adds breakpoints only where the plan is), "
+               "or plan fewer channels x segments x periods at once")
     guess = estimate_spend(model)
     pieces = initial_pieces(model, config.pieces_per_curve, guess)
     guess = np.where(np.isfinite(guess), guess, 0.0)
     warnings: list[str] = []
     rounds = 0
+    floor_attempts = 0
     cell_group = _cell_groups(model)
     while True:
         problem, offsets = build_lp(model, pieces, guess)
@@ -92,9 +109,18 @@ def allocate(
             sol = solve(problem, config.time_limit_seconds)
         else:
             sol = solve_sifted(problem, cell_group[pieces.cell], pieces.slope, solve, config.time_limit_seconds)
+        if sol.status == SolveStatus.INFEASIBLE and not use_greedy and floor_attempts < MAX_FLOOR_ROUNDS:
+            # response floors are tested on chords, which lie below the curves: refine at the plan that
+            # comes closest to the floors before calling the problem infeasible (issue #10, defect 3)
+            floor_attempts += 1
+            repaired = _refine_for_floors(model, pieces, problem, offsets, get_backend(solver),
+                                          config.time_limit_seconds)
+            if repaired is not None:
+                pieces, guess = repaired
+                continue
         if sol.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             return _no_plan(model, sol, currency, solver, time.perf_counter() - t0, problem)
-        x_cell = np.bincount(pieces.cell, weights=np.maximum(sol.x, 0.0), minlength=model.cells.n)
+        x_cell = clean_spend(np.bincount(pieces.cell, weights=np.maximum(sol.x, 0.0), minlength=model.cells.n))
         lower, upper = certify(model, x_cell, sol.row_dual, offsets)
         gap = relative_gap(lower, upper)
         nonlinear = any(not c.is_piecewise_linear for c in model.curves)
@@ -103,17 +129,68 @@ def allocate(
         pieces = refine_pieces(model, pieces, x_cell)
         guess = x_cell
         rounds += 1
-    status = "optimal" if sol.status == SolveStatus.OPTIMAL else "feasible"
+    status = certified_status(gap, config.gap_tolerance_relative, sol.status == SolveStatus.OPTIMAL)
     if not gap <= config.gap_tolerance_relative:
-        status = "feasible"
-        warnings.append(
-            f"the certified optimality gap is {gap:.2e}, above the target {config.gap_tolerance_relative:.0e}"
-            f" after {rounds} refinement rounds; the plan is valid but may be improvable by up to that fraction"
-        )
+        warnings.append(gap_warning(gap, config.gap_tolerance_relative, f" (after {rounds} refinement rounds)"))
+    cap_note = implicit_cap_warning(model, x_cell)  # min_spend without a budget: a chosen cap reached
+    if cap_note is not None:
+        warnings.append(cap_note)
+        status = "feasible" if status == "optimal" else status
     if sol.status == SolveStatus.FEASIBLE:
         warnings.append(f"solver {sol.solver} stopped before proving optimality ({sol.message})")
     return _plan(model, pieces, problem, offsets, sol, x_cell, lower, upper, gap, status, warnings,
                  currency, "greedy" if use_greedy else "lp", rounds, time.perf_counter() - t0)
+
+
+def _split_at(model: BudgetModel, pieces: Pieces, x_cell: np.ndarray) -> Pieces:
+    """``pieces`` with a breakpoint at each cell's spend (there the chords equal the true curve)."""
+    x = x_cell[pieces.cell]
+    inside = (pieces.lo < x) & (x < pieces.hi)
+    cell = np.concatenate([pieces.cell, pieces.cell[inside]])
+    lo = np.concatenate([pieces.lo, x[inside]])
+    hi = np.concatenate([np.where(inside, x, pieces.hi), pieces.hi[inside]])
+    keep = hi > lo  # a cell at its outer limit can hold an empty piece; it has no chord
+    return make_pieces(model, cell[keep], lo[keep], hi[keep])
+
+
+def _refine_for_floors(model: BudgetModel, pieces: Pieces, problem, offsets, solve, time_limit: float
+                       ) -> tuple[Pieces, np.ndarray] | None:
+    """Pieces with which the response floors can be met, or None when the spend rows alone conflict.
+
+    Phase 1: the chord LP with a slack on every response floor, minimising the total shortfall
+    (relative to each floor). Its plan is then checked on the TRUE curves: if it meets the floors it is
+    a feasible plan, and a breakpoint at its spend makes the chord LP feasible too; otherwise the pieces
+    are refined around it (the caller tries again, a bounded number of times).
+    """
+    import scipy.sparse as sp
+
+    from optimizer.budget.problem import LPProblem
+
+    resp_rows = [(g, r0) for g, r0 in offsets if g.kind == "response"]
+    if not resp_rows:
+        return None
+    rows = np.concatenate([np.arange(r0, r0 + len(g.entities)) for g, r0 in resp_rows])
+    scale = np.maximum(np.abs(problem.row_lo[rows]), 1.0)
+    slack = sp.csr_matrix((np.ones(rows.size), (rows, np.arange(rows.size))), shape=(problem.n_rows, rows.size))
+    phase1 = LPProblem(
+        np.r_[np.zeros(problem.n_cols), -1.0 / scale], sp.hstack([problem.A, slack]).tocsr(), problem.row_lo,
+        problem.row_hi, np.r_[problem.col_lo, np.zeros(rows.size)], np.r_[problem.col_hi, np.full(rows.size, np.inf)],
+        np.zeros(problem.n_cols + rows.size, dtype=np.int32), problem.row_names)
+    sol = solve(phase1, time_limit)
+    if sol.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        return None  # the spend rows conflict: infeasible whatever the curves
+    x_cell = np.bincount(pieces.cell, weights=np.maximum(sol.x[:problem.n_cols], 0.0), minlength=model.cells.n)
+    resp = cell_response(model, x_cell)
+    meets = True
+    for g, _ in resp_rows:
+        m = g.cell_row >= 0
+        got = np.bincount(g.cell_row[m], weights=resp[m], minlength=len(g.entities))
+        meets &= bool(np.all(got >= g.lo - 1e-9 * np.maximum(np.abs(g.lo), 1.0)))
+    if meets:
+        return _split_at(model, pieces, x_cell), x_cell
+    with np.errstate(invalid="ignore", divide="ignore"):  # an empty piece at an outer limit has no chord
+        fine = refine_pieces(model, _split_at(model, pieces, x_cell), x_cell)
+    return _split_at(model, fine, np.full(model.cells.n, -1.0)), x_cell  # (drops empty pieces)
 
 
 def _cell_groups(model: BudgetModel) -> np.ndarray:
@@ -146,7 +223,7 @@ def cell_response(model: BudgetModel, x_cell: np.ndarray) -> np.ndarray:
     """True response of each cell (response_unit)."""
     out = np.zeros(model.cells.n)
     for ci, curve in enumerate(model.curves):
-        m = model.cells.channel == ci
+        m = model.cells.curve == ci
         if m.any():
             out[m] = curve.value(x_cell[m])
     return out * model.cells.multiplier
@@ -161,7 +238,7 @@ def cell_marginal(model: BudgetModel, x_cell: np.ndarray) -> np.ndarray:
     full = x_cell >= model.cells.upper * (1 - 1e-9)
     probe = np.where(full & (x_cell > 0), x_cell * (1 - 1e-9), x_cell)
     for ci, curve in enumerate(model.curves):
-        m = model.cells.channel == ci
+        m = model.cells.curve == ci
         if m.any():
             out[m] = curve.slope(probe[m])
     return out * model.cells.multiplier
@@ -197,15 +274,24 @@ def certify(model: BudgetModel, x_cell: np.ndarray, row_dual: np.ndarray,
     a = a * model.cells.multiplier
     total = const
     for ci, curve in enumerate(model.curves):
-        m = model.cells.channel == ci
+        m = model.cells.curve == ci
         if m.any():
             total += float(curve.lagrangian_max(a[m], g[m], model.cells.upper[m]).sum())
     return lower, total
 
 
-def _units(model: BudgetModel, spend: np.ndarray, channel_idx: np.ndarray) -> np.ndarray:
-    cpu = np.array([c.cost_per_unit if c.cost_per_unit is not None else np.nan for c in model.config.channels])
-    return spend / cpu[channel_idx]
+def clean_spend(x: np.ndarray) -> np.ndarray:
+    """Cell spends with LP noise removed (below 1e-9 of the largest spend -> 0). An LP's spend is exact
+    up to the solver's tolerance, and rows such as an ``equal`` budget must still add up; integer plans
+    are cleaned harder (optimizer.budget.advanced.certificate)."""
+    top = float(np.max(x, initial=0.0))
+    return np.where(x < 1e-9 * max(1.0, top), 0.0, x)
+
+
+def budget_amount(cfg) -> float | None:
+    """The total budget (currency) for ``share_of_budget``; None without one."""
+    tb = getattr(cfg, "total_budget", None)
+    return float(tb.amount) if tb is not None and getattr(tb, "amount", None) is not None else None
 
 
 def _plan(model: BudgetModel, pieces: Pieces, problem, offsets, sol: Solution, x_cell: np.ndarray,
@@ -213,54 +299,25 @@ def _plan(model: BudgetModel, pieces: Pieces, problem, offsets, sol: Solution, x
           method: str, rounds: int, elapsed: float) -> BudgetResult:
     cfg = model.config
     cells = model.cells
-    ch_names = np.array([c.name for c in cfg.channels], dtype=object)
-    seg_names = np.array(model.segment_names, dtype=object)
-    per_names = np.array(model.period_names, dtype=object)
-    x_cell = np.where(x_cell < 1e-9 * max(1.0, float(x_cell.max(initial=0.0))), 0.0, x_cell)
     resp = cell_response(model, x_cell)
     marg = cell_marginal(model, x_cell)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        roi = np.where(x_cell > 0, resp / np.where(x_cell > 0, x_cell, 1.0), np.nan)
-    alloc = pd.DataFrame({
-        "channel": ch_names[cells.channel], "segment": seg_names[cells.segment], "period": per_names[cells.period],
-        "spend": x_cell, "units": _units(model, x_cell, cells.channel), "response": resp, "roi": roi,
-        "marginal_roi": marg,
-    })[ALLOCATION_COLUMNS]
+    cpu = np.array([c.cost_per_unit if c.cost_per_unit is not None else np.nan for c in cfg.channels])
+    alloc, totals = plan_tables(
+        channel_names=[c.name for c in cfg.channels], segment_names=model.segment_names,
+        period_names=model.period_names, cell_channel=cells.channel, cell_segment=cells.segment,
+        cell_period=cells.period, spend=x_cell, response=resp, marginal=marg, cost_per_unit=cpu,
+        budget=budget_amount(cfg))
     n_c = len(cfg.channels)
-    spend_c = np.bincount(cells.channel, weights=x_cell, minlength=n_c)
-    resp_c = np.bincount(cells.channel, weights=resp, minlength=n_c)
-    marg_c = np.full(n_c, np.nan)
     room = x_cell < cells.upper * (1 - 1e-9)
-    capped_c = np.ones(n_c, dtype=bool)
-    for ci in range(n_c):
-        sel = cells.channel == ci
-        capped_c[ci] = not np.any(sel & room)
-        w = x_cell[sel]
-        if w.sum() > 0:
-            # what the channel's money earns at the margin, cell by cell, weighted by spend
-            used = w > 0
-            marg_c[ci] = float(np.average(marg[sel][used], weights=w[used]))
-        elif sel.any():
-            marg_c[ci] = float(marg[sel].max())  # what its first currency unit would earn
+    capped = {cfg.channels[ci].name: not np.any((cells.channel == ci) & room) for ci in range(n_c)}
     total_spend = float(x_cell.sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        totals = pd.DataFrame({
-            "channel": ch_names, "spend": spend_c, "units": _units(model, spend_c, np.arange(n_c)),
-            "response": resp_c, "roi": np.where(spend_c > 0, resp_c / np.where(spend_c > 0, spend_c, 1), np.nan),
-            "marginal_roi": marg_c, "share": spend_c / total_spend if total_spend > 0 else np.zeros(n_c),
-        })
     ru = cfg.response_unit
-    one = money(1, currency).rstrip("1") or "currency unit"
-    marg_text = tuple(
-        f"{name}: one more {one} returns {rate_text(v, ru, currency)}"
-        + (" (the channel is at its cap: see its shadow price)" if capped else "")
-        for name, v, capped in zip(ch_names, marg_c, capped_c)
-    )
-    binding = _binding(model, problem, offsets, sol, currency)
+    marg_text = marginal_roi_sentences(totals, ru, currency, capped)
+    binding = _binding(model, x_cell, resp, marg, currency)
     objective = _natural(model, lower)
     bound = _natural(model, upper)
-    table_tail = [cfg.channels[ci].name for ci, c in enumerate(model.curves) if c.kind == "table"
-                  and np.any(x_cell[cells.channel == ci] > c.knots_x[-1] * (1 + 1e-9))]
+    table_tail = sorted({cfg.channels[model.curve_channel[ci]].name for ci, c in enumerate(model.curves) if c.kind == "table"
+                         and np.any(x_cell[cells.curve == ci] > c.knots_x[-1] * (1 + 1e-9))})
     if table_tail:
         warnings.append(f"spend beyond the last measured table point earns nothing in {', '.join(table_tail)}; "
                         "the plan is at the edge of the data")
@@ -270,7 +327,7 @@ def _plan(model: BudgetModel, pieces: Pieces, problem, offsets, sol: Solution, x
         channel_totals=totals, binding_constraints=binding, warnings=tuple(warnings), solver=sol.solver,
         solver_version=sol.solver_version, method=method, time_seconds=elapsed, n_variables=problem.n_cols,
         n_rows=problem.n_rows, refinement_rounds=rounds, currency=currency, response_unit=ru,
-        marginal_roi_text=marg_text,
+        marginal_roi_text=marg_text, gap_target=cfg.gap_tolerance_relative,
     )
 
 
@@ -279,59 +336,13 @@ def _natural(model: BudgetModel, value: float) -> float:
     return -value if isinstance(model.config.objective, MinSpend) else value
 
 
-def _binding(model: BudgetModel, problem, offsets, sol: Solution, currency: str | None) -> tuple[BindingConstraint, ...]:
-    cfg = model.config
-    act = problem.A @ np.maximum(sol.x, 0.0) if problem.n_rows else np.zeros(0)
-    out = []
-    ru = cfg.response_unit
-    what = {"max_response": "response", "max_profit": "profit", "min_spend": "spend"}[cfg.objective.kind]
-    for grp, r0 in offsets:
-        for k, entity in enumerate(grp.entities):
-            r = r0 + k
-            lo, hi, a = problem.row_lo[r], problem.row_hi[r], act[r]
-            d = float(sol.row_dual[r]) if sol.row_dual.size else 0.0
-            tol = 1e-7 * max(1.0, abs(a))
-            at_hi = math.isfinite(hi) and a >= hi - tol
-            at_lo = math.isfinite(lo) and a <= lo + tol
-            if not (at_hi or at_lo):
-                continue
-            side = "upper" if (at_hi and (d >= 0 or not at_lo)) else "lower"
-            bound = float(hi if side == "upper" else lo)
-            out.append(BindingConstraint(problem.row_names[r], grp.name, entity, side, bound, d,
-                                         _words(grp, entity, side, bound, d, what, ru, currency,
-                                                isinstance(cfg.objective, MinSpend))))
-    return tuple(out)
+def _binding(model: BudgetModel, x_cell: np.ndarray, resp: np.ndarray, marg: np.ndarray,
+             currency: str | None) -> tuple[BindingConstraint, ...]:
+    """Binding limits with their TRUE marginal values (KKT on the true curves, optimizer.budget.shadow),
+    not the chord-piece duals of the LP."""
+    from optimizer.budget.shadow import binding_constraints
 
-
-def _words(grp: RowGroup, entity: str, side: str, bound: float, d: float, what: str, ru: str,
-           currency: str | None, minimise: bool) -> str:
-    """A shadow price in a planner's words.
-
-    ``d`` is d(maximised objective)/d(bound); for min_spend the maximised objective is -spend.
-    """
-    sym = money(1, currency).rstrip("1").strip()
-    if grp.kind == "spend" or ru == "currency":
-        unit = sym or "currency unit"
-    else:
-        unit = "conversion"
-    label = {"total_budget": "total budget", "channel_spend": f"spend on channel {entity}",
-             "segment_spend": f"spend on segment {entity}", "period_spend": f"spend in period {entity}",
-             "channel_response": f"required response from channel {entity}",
-             "target_response": "target response"}[grp.name]
-    limit = money(bound, currency) if grp.kind == "spend" else response_text(bound, ru, currency)
-    if minimise:
-        return (f"one more {unit} of {label} (limit {limit}) changes the spend needed by "
-                f"{rate_text(-d, 'currency', currency)}")
-    rate_unit = ru if what == "response" else "currency"
-    if side == "upper":
-        return f"one more {unit} of {label} (now {limit}) returns {rate_text(d, rate_unit, currency)} of {what}"
-    floor = {"channel_spend": f"the minimum spend on channel {entity}",
-             "segment_spend": f"the minimum spend on segment {entity}",
-             "period_spend": f"the minimum spend in period {entity}",
-             "total_budget": "spending the whole budget",
-             "channel_response": f"the response required from channel {entity}",
-             "target_response": "the target response"}[grp.name]
-    return f"{floor} ({limit}) costs {rate_text(-d, rate_unit, currency)} of {what} per {unit} it forces"
+    return binding_constraints(model, x_cell, resp, marg, currency)
 
 
 def _no_plan(model: BudgetModel, sol: Solution, currency: str | None, solver: str | None, elapsed: float,
@@ -348,15 +359,14 @@ def _no_plan(model: BudgetModel, sol: Solution, currency: str | None, solver: st
     else:
         explanation = (f"solver {sol.solver} failed: {sol.message}. Try another solver (--solver highs, cbc or glop).",)
         status = "error"
-    empty = pd.DataFrame({c: [] for c in ALLOCATION_COLUMNS})
-    totals = pd.DataFrame({c: [] for c in ["channel", "spend", "units", "response", "roi", "marginal_roi", "share"]})
+    empty, totals = empty_tables()
     nan = float("nan")
     return BudgetResult(
         status=status, objective_name=model.config.objective.kind, objective_value=nan, total_spend=nan,
         total_response=nan, optimality_gap=nan, bound=nan, allocations=empty, channel_totals=totals,
         explanation=tuple(explanation), solver=sol.solver, solver_version=sol.solver_version, method="lp",
         time_seconds=elapsed, n_variables=problem.n_cols, n_rows=problem.n_rows, currency=currency,
-        response_unit=model.config.response_unit,
+        response_unit=model.config.response_unit, gap_target=model.config.gap_tolerance_relative, mip_gap=nan,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.budget.config import (
+    BudgetConfig,
     Channel,
     HillResponse,
     LinearResponse,
@@ -47,6 +48,37 @@ class Curve:
     def is_piecewise_linear(self) -> bool:
         """True when chords are exact (linear and table curves)."""
         return self.kind in ("linear", "table")
+
+    def scaled(self, share: float) -> "Curve":
+        """The curve of a segment holding ``share`` (0 < share <= 1) of the audience: ``share * f(x / share)``.
+
+        The perspective of ``f``: the same spend per head earns the same response per head, so a
+        segment with a third of the audience reaches a third of the response at a third of the
+        spend. It is concave when ``f`` is, and ``sum_k s_k f(x_k / s_k) = f(x)`` when spend is
+        split in proportion to the shares, so splitting an audience into segments that behave
+        alike changes nothing. Closed forms (same kind, new parameters):
+
+        * linear ``r x``: unchanged;
+        * hill ``M x^n / (x^n + h^n)``: ``M -> s M``, ``h -> s h`` (shape unchanged);
+        * log ``a ln(1 + x / h)``: ``a -> s a``, ``h -> s h``;
+        * power ``c x^e``: ``c -> c s^(1 - e)``;
+        * table: both axes of every point times ``s``.
+        """
+        s = float(share)
+        if not (0 < s <= 1) or not math.isfinite(s):
+            raise ValueError(f"share is {share!r}; it must be in (0, 1]")
+        if s == 1.0 or self.kind == "linear":
+            return self
+        k, p = self.kind, self.params
+        if k == "hill":
+            return Curve("hill", (p[0] * s, p[1] * s, p[2]))
+        if k == "log":
+            return Curve("log", (p[0] * s, p[1] * s))
+        if k == "power":
+            return Curve("power", (p[0] * s ** (1.0 - p[1]), p[1]))
+        if k == "table":
+            return Curve("table", (), self.knots_x * s, self.knots_y * s)
+        raise AssertionError(k)
 
     def value(self, x: np.ndarray) -> np.ndarray:
         """Response at spend ``x`` (array, currency)."""
@@ -197,11 +229,21 @@ class Curve:
         return np.maximum(self.value(xs) - (fl + s * (xs - lo)), 0.0)
 
 
-def curve_for(channel: Channel) -> Curve:
-    """The :class:`Curve` of a channel's ``response`` config."""
-    r = channel.response
+def curve_for(channel: Channel, response: object | None = None) -> Curve:
+    """The :class:`Curve` of a channel's ``response`` config (or of ``response``, e.g. a segment's own curve)."""
+    return curve_of_response(channel.response if response is None else response, channel.cost_per_unit)
+
+
+def curve_of_response(r: object, cost_per_unit: float | None = None) -> Curve:
+    """The :class:`Curve` of one concave response model (``cost_per_unit`` reads a linear ``value_per_unit``).
+
+    The one place that maps the YAML curve kinds to curves: the budget and the curves files both use it.
+    """
     if isinstance(r, LinearResponse):
-        return Curve("linear", (float(channel.roi_if_linear),))
+        if r.roi is None and cost_per_unit is None:
+            raise ValueError("a linear curve given by value_per_unit needs cost_per_unit; give roi instead")
+        roi = r.roi if r.roi is not None else r.value_per_unit / cost_per_unit  # type: ignore[operator]
+        return Curve("linear", (float(roi),))
     if isinstance(r, HillResponse):
         return Curve("hill", (r.max_response, r.half_saturation_spend, r.shape))
     if isinstance(r, LogResponse):
@@ -214,3 +256,37 @@ def curve_for(channel: Channel) -> Curve:
         ky = np.array([p[1] for p in pts])
         return Curve("table", (), kx, ky)
     raise TypeError(f"unknown response kind {type(r).__name__}")
+
+
+def cell_curves(config: BudgetConfig) -> tuple[tuple[Curve, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """The curves of the (channel, segment) cells: ``(curves, curve_channel, curve_share, curve_of)``.
+
+    ``curve_of[c, s]`` is the index of channel ``c``'s curve in segment ``s``; ``curve_channel[k]``
+    and ``curve_share[k]`` are the channel and audience share of curve ``k``. In a segment of
+    audience share ``s`` a channel's curve is its own curve scaled, ``s * f(x / s)``
+    (:meth:`Curve.scaled`), unless the segment gives its own curve for the channel
+    (``segments[k].responses``), used as written (its share is then reported as 1). Segments of
+    equal share share one curve per channel, so without segments (or with equal shares) there is
+    one curve per channel and ``curve_of[c, :] == c``.
+    """
+    shares = config.segment_shares
+    n_c, n_s = len(config.channels), len(shares)
+    curves: list[Curve] = []
+    curve_channel: list[int] = []
+    curve_share: list[float] = []
+    curve_of = np.zeros((n_c, n_s), dtype=np.int64)
+    for ci, ch in enumerate(config.channels):
+        base = curve_for(ch)
+        seen: dict[float, int] = {}
+        for si, share in enumerate(shares):
+            own = (config.segments[si].responses or {}).get(ch.name) if config.segments else None
+            if own is None and share in seen:
+                curve_of[ci, si] = seen[share]
+                continue
+            curve_of[ci, si] = len(curves)
+            curves.append(curve_for(ch, own) if own is not None else base.scaled(share))
+            curve_channel.append(ci)
+            curve_share.append(1.0 if own is not None else share)
+            if own is None:
+                seen[share] = curve_of[ci, si]
+    return tuple(curves), np.array(curve_channel, dtype=np.int64), np.array(curve_share), curve_of

@@ -55,8 +55,18 @@ def obvious_conflicts(model: BudgetModel, currency: str | None) -> list[str]:
     cells = model.cells
     reach_c = np.bincount(cells.channel, weights=np.where(np.isfinite(cells.upper), cells.upper, 1e300),
                           minlength=len(cfg.channels))
+    # what the segment / period caps alone let a channel spend (its own caps are checked separately)
+    seg_hi = np.array([x.max_spend if x.max_spend is not None else math.inf for x in cfg.segments]
+                      if cfg.segments else [math.inf])
+    per_hi = np.array([x.max_spend if x.max_spend is not None else math.inf for x in cfg.periods]
+                      if cfg.periods else [math.inf])
+    room = np.minimum(seg_hi[cells.segment], per_hi[cells.period])
+    room_c = np.bincount(cells.channel, weights=np.where(np.isfinite(room), room, 1e300), minlength=len(cfg.channels))
     cap_c = np.minimum(hi_c, reach_c)
     out: list[str] = []
+    budget_amount = cfg.total_budget.amount if cfg.total_budget is not None else None
+    for ch in cfg.channels:
+        out.extend(_own_limit_conflicts(ch, budget_amount, m))
     if lo_c.sum() > amount * (1 + 1e-12):
         frozen = sum(c.frozen_spend for c in cfg.channels if c.frozen_spend is not None)
         extra = f" (frozen channels alone take {m(frozen)})" if frozen else ""
@@ -71,10 +81,12 @@ def obvious_conflicts(model: BudgetModel, currency: str | None) -> list[str]:
             "total_budget.mode to at_most."
         )
     for ci, ch in enumerate(cfg.channels):
-        if lo_c[ci] > reach_c[ci] * (1 + 1e-12):
+        if lo_c[ci] > room_c[ci] * (1 + 1e-12):
+            frozen = ch.frozen_spend is not None and ch.frozen_spend >= lo_c[ci]
+            what = f"frozen_spend {m(ch.frozen_spend)}" if frozen else f"at least {m(lo_c[ci])}"
             out.append(
-                f"channel {ch.name} needs at least {m(lo_c[ci])} but its segments and periods allow at most "
-                f"{m(reach_c[ci])}: lower its minimum by {m(lo_c[ci] - reach_c[ci])} or raise those caps."
+                f"channel {ch.name} needs {what} but {_reach_text(ch, cfg)} allow at most {m(room_c[ci])}: lower "
+                f"{'frozen_spend' if frozen else 'its minimum'} by {m(lo_c[ci] - room_c[ci])} or raise those caps."
             )
     for key, items, idx in (("period", cfg.periods, cells.period), ("segment", cfg.segments, cells.segment)):
         if not items:
@@ -98,15 +110,21 @@ def obvious_conflicts(model: BudgetModel, currency: str | None) -> list[str]:
     for ci, ch in enumerate(cfg.channels):
         if not ch.min_response:
             continue
-        sel = cells.channel == ci
+        sel = np.nonzero(cells.channel == ci)[0]
         up = cells.upper[sel]
         # an upper bound on what the channel can deliver: every cell at its own cap ...
-        best = float((model.curves[ci].value(np.where(np.isfinite(up), up, 0.0)) * cells.multiplier[sel]).sum())
+        best = 0.0
+        for k in np.unique(cells.curve[sel]):
+            m = sel[cells.curve[sel] == k]
+            best += float((model.curves[k].value(np.where(np.isfinite(cells.upper[m]), cells.upper[m], 0.0))
+                           * cells.multiplier[m]).sum())
         if not np.isfinite(up).all():
             best = math.inf
         # ... and, for a straight line, the channel cap spent in its best cell
-        if model.curves[ci].kind == "linear" and math.isfinite(cap_c[ci]):
-            best = min(best, model.curves[ci].params[0] * cap_c[ci] * float(cells.multiplier[sel].max(initial=0.0)))
+        if model.config.channels[ci].response.kind == "linear" and math.isfinite(cap_c[ci]) and sel.size:
+            if all(model.curves[k].kind == "linear" for k in np.unique(cells.curve[sel])):
+                slopes = np.array([model.curves[k].params[0] for k in cells.curve[sel]]) * cells.multiplier[sel]
+                best = min(best, cap_c[ci] * float(slopes.max(initial=0.0)))
         if best < ch.min_response * (1 - 1e-12):
             ru = cfg.response_unit
             out.append(f"channel {ch.name} must deliver {response_text(ch.min_response, ru, currency, True)} but "
@@ -138,6 +156,40 @@ def _target_unreachable(model: BudgetModel, currency: str | None) -> list[str]:
             f"within the limits delivers is {response_text(res.objective_value, ru, currency, True)} (spending "
             f"{money(res.total_spend, currency, True)}). Lower the target by "
             f"{response_text(target - res.objective_value, ru, currency, True)} or raise the budget and caps."]
+
+
+def _own_limit_conflicts(ch, budget_amount: float | None, m) -> list[str]:
+    """A channel's own limits that cannot all hold (a frozen_spend above max_units x cost...), in money.
+
+    ``frozen_spend`` is a limit like the others: it never silently overrides one (issue #10, defect 1).
+    """
+    limits = ch.spend_limits(budget_amount)
+    mins = [(d, v) for side, d, v in limits if side == "min"]
+    maxs = [(d, v) for side, d, v in limits if side == "max"]
+    out = []
+    for dlo, lo in mins:
+        for dhi, hi in maxs:
+            if dlo == dhi or lo <= hi * (1 + 1e-12):
+                continue
+            lo_name, hi_name = dlo.split(" ")[0], dhi.split(" ")[0]
+            lo_text = f"{lo_name} {m(lo)}" if lo_name in ("frozen_spend", "min_spend") else f"{dlo} = {m(lo)}"
+            out.append(f"channel {ch.name}: {lo_text} is above the most {dhi} allows ({m(hi)}), by {m(lo - hi)}: "
+                       f"lower {lo_name} or raise {hi_name}.")
+    return out
+
+
+def _reach_text(ch, cfg) -> str:
+    """What limits where a channel can spend: its segment / period subsets and their caps."""
+    parts = []
+    if ch.segments is not None:
+        parts.append(f"its segments ({', '.join(ch.segments)})")
+    elif cfg.segments and any(s.max_spend is not None for s in cfg.segments):
+        parts.append("the segment caps")
+    if ch.periods is not None:
+        parts.append(f"its periods ({', '.join(ch.periods)})")
+    elif cfg.periods and any(p.max_spend is not None for p in cfg.periods):
+        parts.append("the period budgets")
+    return " and ".join(parts) if parts else "its segments and periods"
 
 
 def _top(channels, lo: np.ndarray, currency: str | None, k: int = 3) -> str:

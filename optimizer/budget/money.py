@@ -49,3 +49,13 @@ def rate_text(value: float, response_unit: str, currency: str | None) -> str:
         sign = "-" if value < 0 else ""
         return f"{sign}{symbol(currency)}{abs(value):.3g}"
     return f"{value:.3g} conversions"
+
+
+def spent_unit(currency: str | None) -> str:
+    """What one currency unit is called in sentences: "¥", "$", "XYZ" or "currency unit"."""
+    return symbol(currency).strip() or "currency unit"
+
+
+def per_spent(value: float, response_unit: str, currency: str | None) -> str:
+    """A ROI-type rate with its unit: ``¥0.056 per ¥ spent`` or ``0.056 conversions per ¥ spent``."""
+    return f"{rate_text(value, response_unit, currency)} per {spent_unit(currency)} spent"

@@ -21,7 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from optimizer.budget.config import BudgetConfig, MaxProfit, MaxResponse, MinSpend
-from optimizer.budget.curves import Curve, curve_for
+from optimizer.budget.curves import Curve, cell_curves
+from optimizer.budget.mincaps import implicit_cap_warning, min_spend_caps  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,14 @@ class Cells:
         The same without the channel's own cap (>= ``upper``). Pieces reach up to here so that a
         channel cap is held by its row alone and its shadow price lands on that row, not on
         piece bounds (a cap held twice makes the dual degenerate).
+    curve:
+        Index into :attr:`BudgetModel.curves` of the cell's curve: the channel's curve scaled to
+        the cell's segment (equal to ``channel`` when the budget has no segments, or segments of
+        equal share). Always pick a cell's curve with this, never with ``channel``.
+    implicit_cap:
+        True where ``upper`` is not a limit of the scenario but a cap the model chose for a
+        min_spend plan without a total budget (see :func:`min_spend_caps`); a plan that reaches
+        one is not proven optimal (:func:`implicit_cap_warning`).
     """
 
     channel: np.ndarray
@@ -90,6 +99,8 @@ class Cells:
     multiplier: np.ndarray
     upper: np.ndarray
     outer: np.ndarray
+    curve: np.ndarray
+    implicit_cap: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -155,6 +166,12 @@ class BudgetModel:
 
     ``resp_weight`` and ``spend_weight`` are the objective's (maximised) weights on a cell's
     response and spend: max_response (1, 0), max_profit (1, -1), min_spend (0, -1).
+
+    ``curves`` holds the curve of each channel in each segment (:func:`optimizer.budget.curves.cell_curves`);
+    ``cells.curve`` picks a cell's; ``curve_channel[k]`` is curve ``k``'s channel and ``curve_share[k]``
+    the audience share it was scaled to (1 for a segment's own curve).
+
+    Loop over curves as ``for k, curve in enumerate(model.curves): m = model.cells.curve == k``.
     """
 
     config: BudgetConfig
@@ -165,6 +182,8 @@ class BudgetModel:
     spend_weight: float
     segment_names: tuple[str, ...] = field(default=())
     period_names: tuple[str, ...] = field(default=())
+    curve_channel: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    curve_share: np.ndarray = field(default_factory=lambda: np.ones(0))
 
     @property
     def is_budget_only(self) -> bool:
@@ -205,7 +224,18 @@ def build_model(config: BudgetConfig) -> BudgetModel:
         outer = np.minimum(outer, amount)
     upper = np.minimum(ch_bounds[c_idx, 1], outer)
     ch_mult = np.array([ch.response_multiplier for ch in channels], dtype=float)
-    cells = Cells(c_idx, s_idx, p_idx, ch_mult[c_idx] * seg_mult[s_idx] * per_mult[p_idx], upper, outer)
+    curves, curve_channel, curve_share, curve_of = cell_curves(config)
+    curve_idx = curve_of[c_idx, s_idx]
+    mult = ch_mult[c_idx] * seg_mult[s_idx] * per_mult[p_idx]
+    implicit = None
+    if isinstance(config.objective, MinSpend) and amount is None:
+        # "how much do I need": no budget caps the cells, so cap them where no optimal plan goes
+        cap, implicit = min_spend_caps(config, curves, curve_idx, mult, ch_bounds[:, 0])
+        open_cell = ~np.isfinite(upper)
+        implicit = implicit & open_cell
+        upper = np.where(open_cell, cap, upper)
+        outer = np.where(np.isfinite(outer), outer, np.maximum(cap, upper))
+    cells = Cells(c_idx, s_idx, p_idx, mult, upper, outer, curve_idx, implicit)
 
     groups: list[RowGroup] = []
     if config.total_budget is not None:
@@ -232,8 +262,8 @@ def build_model(config: BudgetConfig) -> BudgetModel:
         groups.append(RowGroup("target_response", "response", np.zeros(cells.n, dtype=np.int64), ("total",),
                                np.array([obj.target_response]), np.array([math.inf])))
     weights = {MaxResponse: (1.0, 0.0), MaxProfit: (1.0, -1.0), MinSpend: (0.0, -1.0)}[type(obj)]
-    return BudgetModel(config, tuple(curve_for(c) for c in channels), cells, tuple(groups),
-                       weights[0], weights[1], tuple(seg_names), tuple(per_names))
+    return BudgetModel(config, curves, cells, tuple(groups), weights[0], weights[1], tuple(seg_names),
+                       tuple(per_names), curve_channel, curve_share)
 
 
 def _group_by(name: str, kind: str, need: np.ndarray, entity_of_cell: np.ndarray, entity_names: list[str],
@@ -259,7 +289,7 @@ def initial_pieces(model: BudgetModel, n_pieces: int, hint: np.ndarray | None = 
     cells = model.cells
     parts = []
     for ci, curve in enumerate(model.curves):
-        idx = np.nonzero(cells.channel == ci)[0]
+        idx = np.nonzero(cells.curve == ci)[0]
         if idx.size == 0:
             continue
         up = cells.upper[idx]
@@ -274,7 +304,7 @@ def initial_pieces(model: BudgetModel, n_pieces: int, hint: np.ndarray | None = 
             hi = np.minimum(hi, up[:, None])
         else:
             if not np.all(np.isfinite(up)):
-                bad = model.config.channels[ci].name
+                bad = model.config.channels[model.curve_channel[ci]].name
                 from optimizer.errors import ScenarioError
 
                 raise ScenarioError(
@@ -316,8 +346,8 @@ def make_pieces(model: BudgetModel, cell: np.ndarray, lo: np.ndarray, hi: np.nda
         order = np.lexsort((lo, cell))
         cell, lo, hi = cell[order], lo[order], hi[order]
     slope = np.empty_like(lo)
-    ch = model.cells.channel[cell]
-    # one pass per channel over a channel-sorted view (a boolean mask per channel costs n each)
+    ch = model.cells.curve[cell]
+    # one pass per curve over a curve-sorted view (a boolean mask per curve costs n each)
     by_channel = np.argsort(ch, kind="stable")
     bounds = np.searchsorted(ch[by_channel], np.arange(len(model.curves) + 1))
     for ci, curve in enumerate(model.curves):
@@ -348,7 +378,7 @@ def refine_pieces(model: BudgetModel, pieces: Pieces, x_cell: np.ndarray, split:
     """
     x = x_cell[pieces.cell]
     tol = 1e-9 * np.maximum(pieces.hi, 1.0)
-    nonlinear = np.array([not c.is_piecewise_linear for c in model.curves])[model.cells.channel[pieces.cell]]
+    nonlinear = np.array([not c.is_piecewise_linear for c in model.curves])[model.cells.curve[pieces.cell]]
     mark = nonlinear & (pieces.lo <= x + tol) & (x <= pieces.hi + tol)
     pieces, mark = _merge_far(pieces, mark, nonlinear)
     reps = np.where(mark, split, 1)

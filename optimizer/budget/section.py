@@ -16,73 +16,46 @@ from optimizer.sections import RunContext, SectionSpec
 
 def run_budget(config: BudgetConfig, ctx: RunContext) -> Any:
     """Solve the budget of a scenario. Infeasible plans come back with status "infeasible"."""
+    import contextlib
     import dataclasses
 
-    from optimizer.budget.advanced import hooks
+    from optimizer.budget import allocate
     from optimizer.budget.upstream import apply_upstream
 
     currency = ctx.options.get("currency") if ctx.options else None
     # experiments and churn ran first: a shipped creative scales a channel, retention takes its share
     config, adjustments = apply_upstream(config, ctx.results, currency)
-    if hooks.uses_advanced(config):  # integer rules, S-curves, adstock, targets, frontier, risk
-        result = hooks.run_advanced(config, ctx)
-    else:
-        from optimizer.budget.allocation import allocate
+    # one entry: the strategy (greedy, LP, MILP, decomposition, risk) is chosen from the config
+    # the CLI passes render.count_progress as options["count_progress"]: frontier levels are counted on stderr
+    counter = ctx.options.get("count_progress") if ctx.options else None
+    with counter("budget frontier levels") if counter is not None else contextlib.nullcontext() as progress:
+        result = allocate(config, solver=ctx.solver, currency=currency, progress=progress)
+    if adjustments:
+        result = dataclasses.replace(result, adjustments=adjustments)
+    return with_curve_sources(result, ctx)
 
-        result = allocate(config, solver=ctx.solver, currency=currency)
-    return dataclasses.replace(result, adjustments=adjustments) if adjustments else result
+
+def with_curve_sources(result: Any, ctx: RunContext) -> Any:
+    """Record the curves files the channels' curves come from, and warn where the plan leaves their data."""
+    import dataclasses
+
+    from optimizer.budget.curve_sources import curve_sources, extrapolation_warnings
+
+    sources = curve_sources(ctx.source, ctx.base_dir)
+    if not sources:
+        return result
+    extra = extrapolation_warnings(sources, result.allocations, result.currency) if result.has_plan else ()
+    return dataclasses.replace(result, curve_sources=sources, warnings=tuple(result.warnings) + extra)
 
 
 def budget_files(result: Any) -> dict[str, bytes]:
-    """``allocations.csv`` (one row per channel x segment x period) and ``channel_totals.csv``."""
-    if hasattr(result, "mip_gap"):  # an advanced plan: also frontier / risk tables and plots
-        from optimizer.budget.advanced import hooks
-
-        return hooks.files(result)
-    return {
-        "allocations.csv": result.allocations.to_csv(index=False).encode("utf-8"),
-        "channel_totals.csv": result.channel_totals.to_csv(index=False).encode("utf-8"),
-    }
+    """``allocations.csv``, ``channel_totals.csv`` (+ frontier / risk files): :meth:`BudgetResult.files`."""
+    return result.files()
 
 
 def budget_markdown(result: Any) -> str:
-    """The budget part of plan.md, with what earlier sections changed listed first."""
-    text = _budget_markdown(result)
-    if not result.adjustments:
-        return text
-    head, _, rest = text.partition("\n")
-    adj = ["", "Inputs from other sections:", ""] + [f"- {a}" for a in result.adjustments]
-    return head + "\n" + "\n".join(adj) + "\n" + rest
-
-
-def _budget_markdown(result: Any) -> str:
-    if hasattr(result, "mip_gap"):
-        from optimizer.budget.advanced import hooks
-
-        return hooks.markdown(result)
-    from optimizer.budget.money import money, rate_text, response_text
-
-    cur, ru = result.currency, result.response_unit
-    out = [f"## Budget ({result.status})", ""]
-    if result.status in ("optimal", "feasible"):
-        out.append(f"Objective **{result.objective_name}**: "
-                   + (money(result.objective_value, cur) if result.objective_name != "max_response"
-                      else response_text(result.objective_value, ru, cur))
-                   + f"; total spend {money(result.total_spend, cur)}; certified optimality gap "
-                   f"{result.optimality_gap:.1e}.")
-        out += ["", "| channel | spend | units | response | ROI | marginal ROI | share |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for r in result.channel_totals.itertuples(index=False):
-            units = "" if r.units != r.units else f"{r.units:,.0f}"
-            roi = "" if r.roi != r.roi else f"{r.roi:.3g}"
-            out.append(f"| {r.channel} | {money(r.spend, cur)} | {units} | {response_text(r.response, ru, cur)} | "
-                       f"{roi} | {rate_text(r.marginal_roi, ru, cur)} | {r.share:.1%} |")
-        if result.binding_constraints:
-            out += ["", "Binding constraints:", ""] + [f"- {b.text}" for b in result.binding_constraints]
-    out += [f"- {e}" for e in result.explanation]
-    if result.warnings:
-        out += ["", "Warnings:", ""] + [f"- {w}" for w in result.warnings]
-    out += ["", f"Solver: {result.solver} {result.solver_version} ({result.method}), {result.time_seconds:.3f} s.", ""]
-    return "\n".join(out)
+    """The budget part of plan.md: :meth:`BudgetResult.to_markdown` (one renderer for every plan)."""
+    return result.to_markdown()
 
 
 SECTION = SectionSpec(

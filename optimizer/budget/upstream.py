@@ -7,7 +7,9 @@
   channel would be spread over the budget's periods and scaled by their seasonality multipliers,
   which would misstate a schedule whose weeks the churn section has already fixed.
 
-Every change is described in one sentence, reported in the plan as ``adjustments``.
+Every change is described in one sentence, reported in the plan as ``adjustments``; so is the
+equal-shares assumption when the budget's segments give no audience size (see
+``BudgetConfig.segment_share_note``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ def apply_upstream(config: BaseModel, results: dict[str, Any], currency: str | N
     """
     from optimizer.budget.money import money
 
-    notes: list[str] = []
+    config, size_notes = segment_sizes_from_segments(config, results)
+    notes: list[str] = list(size_notes)
+    share_note = getattr(config, "segment_share_note", None)
+    if share_note:  # an assumption, not a change: reported so the planner can give real sizes
+        notes.append(share_note)
     channels = [c.model_dump(exclude_none=True) for c in config.channels]
     names = [c["name"] for c in channels]
 
@@ -67,7 +73,40 @@ def apply_upstream(config: BaseModel, results: dict[str, Any], currency: str | N
                          f"({line['name']}; expected value {money(net, currency)} net of their cost); "
                          f"{money(budget['amount'], currency)} left for the channels")
 
-    if not notes:
-        return config, ()
+    if not notes or notes == [share_note] or notes == list(size_notes):
+        return config, tuple(notes)
     data["channels"] = channels
     return type(config).model_validate(data), tuple(notes)
+
+
+# --------------------------------------------------------------------------- segments -> audience sizes
+# Owned by the customers/segments work (issue #12); kept apart so the budget code above stays readable.
+def segment_sizes_from_segments(config: BaseModel, results: dict[str, Any]) -> tuple[BaseModel, tuple[str, ...]]:
+    """Give budget segments their ``audience_size`` from the ``segments:`` section's customer counts.
+
+    Applies only when the budget has segments, none of them gives ``audience_share`` or
+    ``audience_size``, and every budget segment name is a segment label (``S1``...) or an RFM group
+    name (``champions``...) of the segments result; otherwise the config is returned unchanged
+    (a partial match is reported, never guessed).
+    """
+    seg_result = results.get("segments")
+    segs = getattr(config, "segments", None)
+    if seg_result is None or not segs or not hasattr(seg_result, "segment_to_size"):
+        return config, ()
+    if any(s.audience_share is not None or s.audience_size is not None for s in segs):
+        return config, ()
+    sizes = dict(seg_result.segment_to_size())
+    groups = getattr(seg_result, "rfm_groups", None)
+    if groups is not None and len(groups):
+        sizes.update({str(g): int(n) for g, n in zip(groups["group"], groups["n_customers"])})
+    names = [s.name for s in segs]
+    unknown = [n for n in names if n not in sizes]
+    if unknown:
+        return config, (f"segments: budget segment(s) {unknown} are not segments or RFM groups of the segments "
+                        f"section ({sorted(sizes)}); audience sizes not taken from it",)
+    data = config.model_dump(exclude_none=True)
+    for seg in data["segments"]:
+        seg["audience_size"] = float(sizes[seg["name"]])
+    note = ("segments: audience sizes from the segments section (" +
+            ", ".join(f"{n} {sizes[n]:,}" for n in names) + " customers)")
+    return type(config).model_validate(data), (note,)

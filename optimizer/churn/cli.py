@@ -126,9 +126,20 @@ def fit(
         import sys
 
         # a pipe or file gets the full table (rich would squeeze it to 80 columns)
-        _print_report(Console(highlight=False, width=None if sys.stdout.isatty() else 160), m.report_)
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+        _print_report(console, m.report_)
+        from optimizer.churn.km import km_at, km_table, rmst
+
+        km = km_at(km_table(d.duration, d.event, conf_type="log-log"), [horizon_days]).iloc[0]
+        rm = rmst(d.duration, d.event, horizon_days)
+        console.print(
+            f"Kaplan-Meier at {horizon_days:g} days: S = {km.surv:.4f} (95 % log-log CI {km.lower:.4f}-{km.upper:.4f}); "
+            f"restricted mean tenure within {horizon_days:g} days = {rm.rmst:.2f} days (95 % CI {rm.lower:.2f}-{rm.upper:.2f})")
+        console.print(f"seed: {m.seed_} (the holdout split; rerun with --seed {m.seed_} to reproduce)")
         if out is not None:
-            atomic_write_json(out / "report.json", m.report_.to_dict())
+            km_doc = {"horizon_days": horizon_days, "surv": float(km.surv), "lower": float(km.lower),
+                      "upper": float(km.upper), "conf_type": "log-log", "rmst": rm.to_dict()}
+            atomic_write_json(out / "report.json", {**m.report_.to_dict(), "seed": m.seed_, "kaplan_meier": km_doc})
             for name, png in _plots(m, d, horizon_days).items():
                 atomic_write_bytes(out / name, png)
     except DmpoptError as exc:
@@ -152,6 +163,7 @@ def schedule(
     threshold: float = typer.Option(0.1, help="Window-risk threshold (0-1)."),
     lead_days: int = typer.Option(15, help="Days before the crossing to contact."),
     horizon_days: int = typer.Option(90, help="Days ahead to schedule."),
+    penalizer: float = typer.Option(0.0, help="Cox ridge penalizer (>= 0), e.g. 0.1 under (quasi-)separation."),
     seed: Optional[int] = typer.Option(None, help="Seed of the holdout split."),
     out: Optional[Path] = typer.Option(None, help="Folder for schedule.csv and customers.csv."),
 ) -> None:
@@ -173,7 +185,7 @@ def schedule(
             "data": str(data.resolve()), "duration_col": duration_col, "event_col": event_col, "uplift": uplift,
             "clv": clv, "contact_cost": contact_cost, "start_date": day0, "model": model, "window_days": window_days,
             "threshold": threshold, "lead_days": lead_days, "horizon_days": horizon_days, "segment_col": segment_col,
-            "id_col": id_col,
+            "id_col": id_col, "penalizer": penalizer,
             "covariates": [c.strip() for c in covariates.split(",")] if covariates else None,
         }
         config = parse_model(ChurnConfig, cfg, "command line")
@@ -182,7 +194,11 @@ def schedule(
         typer.echo(result.schedule.to_csv(index=False), nl=False)
         typer.echo(
             f"# {result.totals['n_contacts']} contacts, cost {result.totals['total_cost']:.2f}, "
-            f"expected value {result.totals['expected_value']:.2f} ({result.report.selected})", err=True)
+            f"expected value {result.totals['expected_value']:.2f} ({result.report.selected}, seed {result.seed})", err=True)
+        if model != "kaplan_meier" and result.report.selected == "kaplan_meier":
+            typer.echo(f"# note: model {model} fell back to Kaplan-Meier (no covariates used); see the warnings.", err=True)
+        for w in result.warnings:
+            typer.echo(f"# warning: {w}", err=True)
         if out is not None:
             atomic_write_bytes(out / "schedule.csv", result.schedule.to_csv(index=False).encode())
             atomic_write_bytes(out / "customers.csv", result.customers.to_csv(index=False).encode())

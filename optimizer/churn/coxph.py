@@ -196,6 +196,20 @@ def pd_unique(a: np.ndarray) -> np.ndarray:
     return a[np.sort(idx)]
 
 
+#: |coefficient| per standard deviation of its covariate above which a fit is treated as
+#: (quasi-)separated: exp(10) = a hazard ratio of 22,026 per sd, never a real customer effect.
+SEPARATION_BETA = 10.0
+
+
+def _separation_error(beta_std: np.ndarray, how: str, suggestion: str) -> SolverError:
+    """A SolverError naming the columns whose standardised coefficient is huge (``exc.separated``)."""
+    cols = [int(j) for j in np.flatnonzero(np.abs(beta_std) > SEPARATION_BETA)] or [int(np.argmax(np.abs(beta_std)))]
+    exc = SolverError(f"Cox fit failed: (quasi-)separation: {how}; covariate column(s) {cols} (almost) perfectly "
+                      f"order churn (standardised coefficients {np.round(beta_std[cols], 1).tolist()}). {suggestion}")
+    exc.separated = cols
+    return exc
+
+
 def fit_cox(
     duration: np.ndarray,
     event: np.ndarray,
@@ -287,14 +301,18 @@ def fit_cox(
             ll, g, h = evaluate(beta)
         # when done, the information of the previous iterate (< 1e-7 away) serves for the variance
         if np.max(np.abs(beta)) > 30:
-            raise SolverError(
-                f"Cox fit failed: coefficients diverge (|standardised beta| = {np.max(np.abs(beta)):.0f}), "
-                f"a sign of complete separation. {suggestion}"
-            )
+            raise _separation_error(beta, f"coefficients diverge (|standardised beta| = {np.max(np.abs(beta)):.0f})",
+                                    suggestion)
         if done:
             break
     else:
+        if np.max(np.abs(beta)) > SEPARATION_BETA:
+            raise _separation_error(beta, f"Newton did not converge in {max_steps} steps", suggestion)
         raise SolverError(f"Cox fit did not converge in {max_steps} Newton steps. {suggestion}")
+    if penalizer == 0 and np.max(np.abs(beta)) > SEPARATION_BETA:
+        # Quasi-separation: the likelihood flattens out while a coefficient drifts to infinity, so
+        # Newton "converges" to a hazard ratio of 1e10 or more. Report it instead of that number.
+        raise _separation_error(beta, "the likelihood is flat in the direction of huge coefficients", suggestion)
     try:
         cov_std = np.linalg.inv(h)
     except np.linalg.LinAlgError:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from optimizer.churn.aft import AFTFit, fit_aft
 from optimizer.churn.coxph import CoxFit, fit_cox
+from optimizer.errors import SolverError
 
 MODEL_KINDS = ("kaplan_meier", "weibull", "weibull_aft", "loglogistic_aft", "lognormal_aft", "cox")
 
@@ -186,7 +187,16 @@ def fit_kind(kind: str, duration, event, X, columns, *, strata=None, penalizer: 
     if kind == "weibull":
         return AFTModel(fit_aft(duration, event, np.zeros((duration.size, 0)), "weibull"), (), kind)
     if kind == "cox":
-        return CoxModel(fit_cox(duration, event, X, strata=strata, penalizer=penalizer), tuple(columns))
+        try:
+            fit = fit_cox(duration, event, X, strata=strata, penalizer=penalizer)
+        except SolverError as exc:
+            cols = getattr(exc, "separated", None)
+            if cols is None:
+                raise
+            names = [list(columns)[j] for j in cols]
+            msg = str(exc).replace(f"covariate column(s) {cols}", f"covariate(s) {names}")
+            raise SolverError(msg) from None
+        return CoxModel(fit, tuple(columns))
     if kind in ("weibull_aft", "loglogistic_aft", "lognormal_aft"):
         return AFTModel(fit_aft(duration, event, X, kind.removesuffix("_aft")), tuple(columns), kind)
     raise ValueError(f"model is {kind!r}; it must be one of {list(MODEL_KINDS)} or 'auto'.")

@@ -19,11 +19,29 @@ import pandas as pd
 from optimizer.churn.fitters import kaplan_meier, step_eval
 
 
-def concordance(duration: np.ndarray, event: np.ndarray, risk_score: np.ndarray) -> float:
-    """Harrell's C: share of comparable pairs where the higher risk churned first (ties = 1/2)."""
+def concordance(duration: np.ndarray, event: np.ndarray, risk_score: np.ndarray, strata=None) -> float:
+    """Harrell's C: share of comparable pairs where the higher risk churned first (ties = 1/2).
+
+    With ``strata``, only pairs within the same stratum are compared and the counts are pooled
+    over strata (R ``concordance(..., strata)``, lifelines' stratified ``CoxPHFitter``): the
+    baseline hazards of different strata are not comparable, so neither are their risk scores.
+    """
     from lifelines.utils import concordance_index
 
-    return float(concordance_index(duration, -risk_score, event))
+    if strata is None:
+        return float(concordance_index(duration, -risk_score, event))
+    from lifelines.utils.concordance import _concordance_summary_statistics
+
+    strata = np.asarray(strata)
+    correct = tied = pairs = 0.0
+    for key in np.unique(strata):
+        rows = strata == key
+        if rows.sum() < 2 or not np.asarray(event)[rows].any():
+            continue
+        c, t, p = _concordance_summary_statistics(np.asarray(duration, float)[rows], -np.asarray(risk_score, float)[rows],
+                                                  np.asarray(event, bool)[rows])
+        correct, tied, pairs = correct + c, tied + t, pairs + p
+    return float((correct + 0.5 * tied) / pairs) if pairs else float("nan")
 
 
 def censoring_survival(duration: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

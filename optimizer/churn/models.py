@@ -132,22 +132,29 @@ def proportional_hazards_test(data: SurvivalData, seed: int, alpha: float = 0.05
     idx = rng.choice(data.n, size=min(data.n, PH_TEST_MAX_ROWS), replace=False)
     sub = data.subset(np.sort(idx)).frame()
     strata = ["stratum"] if "stratum" in sub else None
-    try:
-        cph = CoxPHFitter().fit(sub, "duration", "event", strata=strata)
-        res = proportional_hazard_test(cph, sub, time_transform="rank")
-    except Exception as exc:  # lifelines raises several types; the report must not fail on a diagnostic
-        return (f"could not be tested ({type(exc).__name__}: {str(exc).splitlines()[0]}).",)
+    import warnings as _warnings
+
+    # lifelines' own warnings (convergence, approximations) must not reach the terminal: they are
+    # recorded here and reported as sentences of the PH test instead.
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        try:
+            cph = CoxPHFitter().fit(sub, "duration", "event", strata=strata)
+            res = proportional_hazard_test(cph, sub, time_transform="rank")
+        except Exception as exc:  # lifelines raises several types; the report must not fail on a diagnostic
+            return (f"could not be tested ({type(exc).__name__}: {str(exc).splitlines()[0]}).",)
+    noted = tuple(dict.fromkeys(f"lifelines warned while testing: {str(w.message).splitlines()[0]}" for w in caught))
     p = res.summary["p"]
     bad = p[p < alpha].sort_values()
     if bad.empty:
-        return (f"no evidence against proportional hazards at the {alpha:.0%} level (smallest p = {p.min():.3f}).",)
+        return (f"no evidence against proportional hazards at the {alpha:.0%} level (smallest p = {p.min():.3f}).",) + noted
     out = []
     for name, pv in bad.items():
         out.append(
             f"the effect of {name} changes with tenure (p = {pv:.3g} < {alpha:g}), so its hazard ratio is an "
             "average over time; consider stratifying on it (strata_col) or an AFT model."
         )
-    return tuple(out)
+    return tuple(out) + noted
 
 
 class ChurnModel:
@@ -233,7 +240,8 @@ class ChurnModel:
                 m = self._fit_one(kind, train)
                 S = m.survival(np.broadcast_to(times, (hold.n, times.size)), hold.X, hold.strata)
                 ibs = integrated_brier_score(hold.duration, hold.event, S, times)
-                c = (concordance(hold.duration[c_rows], hold.event[c_rows], m.risk_score(hold.X[c_rows]))
+                c = (concordance(hold.duration[c_rows], hold.event[c_rows], m.risk_score(hold.X[c_rows]),
+                                 hold.strata[c_rows] if (kind == "cox" and hold.strata is not None) else None)
                      if kind not in ("kaplan_meier", "weibull") else 0.5)
                 p_h = 1 - m.survival(np.full(hold.n, self.horizon_days), hold.X, hold.strata)
                 cal, cal_err = calibration_at(hold.duration, hold.event, p_h, self.horizon_days)

@@ -18,7 +18,25 @@ Example (paths relative to the scenario file; money in the scenario currency)::
       contact_cost: 1.5        # currency per contact
       start_date: 2026-12-01   # day 0 of the schedule
 
-Only active customers (``event_col`` = 0) are scheduled. Import-light: numpy/pandas/lifelines load
+Only active customers (``event_col`` = 0) are scheduled.
+
+Non-contractual businesses (no churn flag) use ``model: bgnbd`` or ``paretonbd`` with ``data:
+segments`` (the segments section's customers) or a summary file (``frequency_col``,
+``recency_col``, ``tenure_col``); churn risk is 1 - P(alive) and the contact economics count
+incentives and a fixed cost (see :mod:`optimizer.churn.noncontractual`)::
+
+    churn:
+      data: segments
+      model: bgnbd
+      threshold: 0.5          # contact when P(alive) falls to 50 %
+      uplift: 0.15
+      clv: 120
+      contact_cost: 0.5
+      incentive_cost: 5
+      acceptance_if_staying: 0.3
+      start_date: 2026-12-01
+
+Import-light: numpy/pandas/lifelines load
 inside :func:`run`.
 """
 
@@ -28,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from optimizer.sections import RunContext, SectionSpec
 
@@ -80,7 +98,8 @@ class ChurnConfig(BaseModel):
 
     model_config = _CFG
     name: str = Field("churn_retention", description="Name of the retention line handed to the budget section.")
-    data: str = Field(description="CSV or Parquet of customer history, relative to the scenario file.")
+    data: str = Field(description="CSV or Parquet of customer history, relative to the scenario file; "
+                                  "'segments' (non-contractual models): the segments section's customers.")
     duration_col: str = Field("tenure_days", description="Tenure so far in days (> 0).")
     event_col: str = Field("churned", description="1 = churned, 0 = still active.")
     covariates: list[str] | None = Field(None, description="Covariate columns (None: every other column).")
@@ -88,12 +107,14 @@ class ChurnConfig(BaseModel):
     id_col: str | None = Field(None, description="Customer id column (default: row number).")
     segment_col: str | None = Field(None, description="Segment column for the weekly schedule and per-segment uplift.")
     strata_col: str | None = Field(None, description="Cox strata column (separate baseline hazard per value).")
-    model: Literal["auto", "kaplan_meier", "weibull", "weibull_aft", "loglogistic_aft", "lognormal_aft", "cox"] = Field(
-        "auto", description="Model kind, or auto to select on a holdout.")
+    model: Literal["auto", "kaplan_meier", "weibull", "weibull_aft", "loglogistic_aft", "lognormal_aft", "cox",
+                   "bgnbd", "paretonbd"] = Field(
+        "auto", description="Model kind, or auto to select on a holdout. bgnbd / paretonbd: non-contractual "
+                            "(no churn flag; churn risk = 1 - P(alive), see optimizer.churn.noncontractual).")
     select_by: Literal["ibs", "concordance", "aic"] = Field("ibs", description="Selection criterion for model: auto.")
     penalizer: float = Field(0.0, ge=0, description="Ridge penalty for Cox (lifelines' convention).")
     horizon_days: int = Field(90, gt=0, le=3650, description="Days ahead to schedule; also the selection horizon.")
-    window_days: int = Field(30, gt=0, le=3650, description="Risk window: P(churn within the next window_days).")
+    window_days: int = Field(30, gt=0, le=3650, description="Risk window: P(churn within the next window_days) (not used by bgnbd/paretonbd).")
     threshold: float = Field(0.1, gt=0, lt=1, description="Contact when the window risk first reaches this probability (0-1).")
     lead_days: int = Field(15, ge=0, le=3650, description="Contact this many days before the risk crosses the threshold.")
     uplift: Uplift = Field(
@@ -102,6 +123,25 @@ class ChurnConfig(BaseModel):
     contact_cost: float = Field(ge=0, description="Cost of one contact (currency).")
     start_date: date = Field(description="Day 0 of the schedule (ISO date).")
     holdout_fraction: float = Field(0.3, gt=0, lt=1, description="Share of customers held out for model selection.")
+    frequency_col: str = Field("frequency", description="Non-contractual: repeat purchases column of a summary file.")
+    recency_col: str = Field("t_x_days", description="Non-contractual: days from first to last purchase column.")
+    tenure_col: str = Field("tenure_days", description="Non-contractual: days from first purchase to the end of data.")
+    incentive_cost: float = Field(0.0, ge=0, description="Incentive paid by each customer who accepts (currency).")
+    acceptance_if_staying: float = Field(1.0, ge=0, le=1, description="Share of would-stay customers who accept "
+                                                                        "the incentive anyway (0-1; Neslin et al. 2006).")
+    fixed_cost: float = Field(0.0, ge=0, description="Fixed cost of the campaign (currency); no campaign unless the "
+                                                     "contacts' expected value exceeds it.")
+    pseudonymize: bool = Field(False, description="Replace customer ids in churn_customers.csv by HMAC-SHA256 pseudonyms "
+                                                  "(as segments.pseudonymize; ids already pseudonymised by the segments "
+                                                  "section are kept as they are).")
+    pseudonym_key_env: str = Field("DMPOPT_PSEUDONYM_KEY", description="Environment variable holding the HMAC key.")
+    pseudonym_key_file: str | None = Field(None, description="File holding the HMAC key (relative to the scenario).")
+
+    @model_validator(mode="after")
+    def _data_source(self) -> "ChurnConfig":
+        if self.data == "segments" and self.model not in ("bgnbd", "paretonbd"):
+            raise ValueError(f"data 'segments' needs model bgnbd or paretonbd (a non-contractual model); got {self.model!r}.")
+        return self
 
 
 @dataclass(frozen=True)
@@ -218,6 +258,23 @@ def _uplift_from_experiment(u: UpliftFromExperiment, ctx: RunContext | None) -> 
     return min(-lift, 1.0), []
 
 
+def pseudonymize_ids(config: ChurnConfig, ctx: RunContext, customers, already: bool = False):
+    """``customer_id`` replaced by keyed-hash pseudonyms when ``config.pseudonymize`` (see
+    :mod:`optimizer.segments.privacy`; the key is never written anywhere)."""
+    if not config.pseudonymize or already:
+        return customers
+    from pathlib import Path
+
+    from optimizer.segments.privacy import load_key, pseudonymize
+
+    key_file = config.pseudonym_key_file
+    if key_file is not None and not Path(key_file).is_absolute():
+        key_file = str(ctx.base_dir / key_file)
+    out = customers.copy()
+    out["customer_id"] = pseudonymize(out["customer_id"].tolist(), load_key(config.pseudonym_key_env, key_file))
+    return out
+
+
 def resolve_uplift(config: ChurnConfig, segments, ctx: RunContext | None):
     """Uplift per active customer (array 0-1) and warnings; errors name the fix."""
     import numpy as np
@@ -244,6 +301,11 @@ def run(config: ChurnConfig, ctx: RunContext) -> ChurnResult:
     """Fit, select, time and cost (see module docstring)."""
     import numpy as np
 
+    if config.model in ("bgnbd", "paretonbd"):
+        from optimizer.churn.noncontractual import run_noncontractual
+
+        return run_noncontractual(config, ctx)
+
     from optimizer.churn.data import prepare, read_table
     from optimizer.churn.models import ChurnModel
     from optimizer.churn.timing import TimingSettings, customer_list, plan_contacts, weekly_schedule
@@ -263,18 +325,35 @@ def run(config: ChurnConfig, ctx: RunContext) -> ChurnResult:
     uplift, uplift_warnings = resolve_uplift(config, seg, ctx)
     settings = TimingSettings(config.window_days, config.threshold, config.lead_days, config.horizon_days)
     plan = plan_contacts(model.model_, active.X, active.duration, settings, uplift=uplift, clv=config.clv,
-                         contact_cost=config.contact_cost, strata=active.strata)
+                         contact_cost=config.contact_cost, strata=active.strata, incentive_cost=config.incentive_cost,
+                         acceptance_if_staying=config.acceptance_if_staying)
+    fixed_warning = []
+    if plan["contact"].any() and config.fixed_cost > 0 and plan.loc[plan["contact"], "value"].sum() <= config.fixed_cost:
+        fixed_warning.append(f"the {int(plan['contact'].sum())} profitable contact(s) are worth "
+                             f"{plan.loc[plan['contact'], 'value'].sum():.2f} in total, not more than the fixed cost "
+                             f"{config.fixed_cost:.2f}: no campaign.")
+        plan["contact"] = False
+        plan["expected_cost"] = 0.0
     schedule = weekly_schedule(plan, config.start_date, config.contact_cost, active.segment)
-    customers = customer_list(plan, active.ids, config.start_date, active.segment)
     n_contacts = int(plan["contact"].sum())
+    fixed = float(config.fixed_cost) if n_contacts else 0.0
+    if fixed and len(schedule):  # paid once, in the first contact week, shared over its segments by contacts
+        first = schedule["week_start"] == schedule["week_start"].min()
+        share = schedule.loc[first, "n_contacts"] / schedule.loc[first, "n_contacts"].sum()
+        schedule.loc[first, "cost"] += fixed * share
+        schedule.loc[first, "expected_value"] -= fixed * share
+    customers = pseudonymize_ids(config, ctx, customer_list(plan, active.ids, config.start_date, active.segment))
     totals = {
         "n_active": int(active.n),
         "n_contacts": n_contacts,
-        "total_cost": float(n_contacts * config.contact_cost),
-        "expected_value": float(plan.loc[plan["contact"], "value"].sum()),
+        "total_cost": float(plan["expected_cost"].sum() + fixed),
+        "contact_cost": float(n_contacts * config.contact_cost),
+        "incentive_cost": float(plan["expected_cost"].sum() - n_contacts * config.contact_cost),
+        "fixed_cost": fixed,
+        "expected_value": float(plan.loc[plan["contact"], "value"].sum() - fixed),
         "status_counts": {k: int(v) for k, v in plan["status"].value_counts().items()},
     }
-    warnings = list(model.report_.warnings) + uplift_warnings
+    warnings = list(model.report_.warnings) + uplift_warnings + fixed_warning
     if totals["status_counts"].get("beyond_data", 0):
         warnings.append(
             f"{totals['status_counts']['beyond_data']} customer(s) have tenures past the last observed churn, where "

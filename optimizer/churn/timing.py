@@ -19,8 +19,9 @@ after it. Given alive today, the chance of that churn is
 ``p_save = (S(a + c) - S(a + c + lead + w)) / S(a)`` (with lead 0 and c 0 this is exactly
 P(churn within w | tenure a)). The contact's expected value (scenario currency, per contact)::
 
-    value = p_save * uplift * clv - contact_cost
+    value = p_save * uplift * (clv - incentive) - (1 - p_save) * acceptance_if_staying * incentive - contact_cost
 
+(Neslin et al. 2006, per customer; with no incentive it is ``p_save * uplift * clv - contact_cost``).
 ``uplift`` is the fraction of that churn a contact prevents (0-1; a number, or per segment).
 A customer is contacted only if the risk crosses and ``value > 0``; with zero uplift nobody is
 contacted, whatever the risk.
@@ -79,6 +80,22 @@ def crossing_days(model, X: np.ndarray, tenure: np.ndarray, settings: TimingSett
     return days, status.astype(str)
 
 
+def continuous_crossing(model, X, tenure, cross, settings: TimingSettings, strata=None) -> np.ndarray:
+    """The crossing on a continuous scale: the root of q(t) = threshold between the whole days
+    ``cross - 1`` and ``cross`` by linear interpolation of q (0 where the risk is already past the
+    threshold today, -1 where it never crosses: never NaN). Days ahead, like ``crossing_in_days``."""
+    out = np.where(cross == 0, 0.0, -1.0)
+    rows = np.flatnonzero(cross > 0)
+    if rows.size:
+        st = None if strata is None else strata[rows]
+        a = tenure[rows] + cross[rows]
+        q_hi = window_risk(model, X[rows], a, settings.window_days, st)
+        q_lo = window_risk(model, X[rows], a - 1.0, settings.window_days, st)
+        frac = (settings.threshold - q_lo) / np.where(q_hi > q_lo, q_hi - q_lo, 1.0)
+        out[rows] = cross[rows] - 1 + np.clip(frac, 0.0, 1.0)
+    return out
+
+
 def plan_contacts(
     model,
     X: np.ndarray,
@@ -89,13 +106,17 @@ def plan_contacts(
     clv: np.ndarray | float,
     contact_cost: float,
     strata=None,
+    incentive_cost: float = 0.0,
+    acceptance_if_staying: float = 1.0,
 ) -> pd.DataFrame:
     """Per-customer timing and economics (one row per customer, in input order).
 
     Columns: ``tenure_days``, ``p_churn_window`` (P(churn within w | tenure), 0-1),
-    ``status``, ``crossing_in_days`` (-1 if none), ``contact_in_days`` (-1 if none),
+    ``status``, ``crossing_in_days`` (-1 if none), ``crossing_in_days_continuous`` (-1 if none; see
+    :func:`continuous_crossing`), ``contact_in_days`` (-1 if none),
     ``p_save`` (0-1), ``uplift``, ``clv``, ``value`` (currency per contact, NaN-free: 0 where no
-    crossing), ``contact`` (bool).
+    crossing; net of the contact and the expected incentive), ``expected_cost`` (contact +
+    expected incentive, currency, 0 where not contacted), ``contact`` (bool).
     """
     from optimizer.churn.conditional import _log_ratio, churn_within
 
@@ -113,19 +134,26 @@ def plan_contacts(
     p_save = np.where(crosses, np.clip(p_save, 0.0, 1.0), 0.0)
     uplift = np.broadcast_to(np.asarray(uplift, dtype=float), (n,))
     clv = np.broadcast_to(np.asarray(clv, dtype=float), (n,))
-    value = np.where(crosses, p_save * uplift * clv - contact_cost, 0.0)
+    # Neslin et al. (2006) per customer (optimizer.churn.economics): the incentive is paid by saved
+    # churners and by would-stay customers who accept it; with no incentive this is
+    # p_save * uplift * clv - contact_cost.
+    d, psi = float(incentive_cost), float(acceptance_if_staying)
+    value = np.where(crosses, p_save * uplift * (clv - d) - (1 - p_save) * psi * d - contact_cost, 0.0)
     contact = crosses & (value > 0)
+    expected_cost = np.where(contact, contact_cost + d * (p_save * uplift + (1 - p_save) * psi), 0.0)
     return pd.DataFrame(
         {
             "tenure_days": tenure,
             "p_churn_window": churn_within(model, X, tenure, settings.window_days, strata),
             "status": status,
             "crossing_in_days": cross,
+            "crossing_in_days_continuous": continuous_crossing(model, X, tenure, cross, settings, strata),
             "contact_in_days": contact_in,
             "p_save": p_save,
             "uplift": uplift,
             "clv": clv,
             "value": value,
+            "expected_cost": expected_cost,
             "contact": contact,
         }
     )
@@ -150,7 +178,10 @@ def weekly_schedule(plan: pd.DataFrame, start_date: date, contact_cost: float, s
         .agg(n_contacts=("contact", "size"), expected_value=("value", "sum"))
         .reset_index()
     )
-    out["cost"] = out["n_contacts"] * contact_cost
+    if "expected_cost" in chosen:  # contacts plus the incentives expected to be paid
+        out["cost"] = chosen.groupby(["week_start", "segment"], sort=True)["expected_cost"].sum().to_numpy()
+    else:
+        out["cost"] = out["n_contacts"] * contact_cost
     return out[cols]
 
 

@@ -15,6 +15,11 @@ What it measures, each in the same run so the ratios compare like with like on a
 The load generator is deliberately minimal (pre-built request bytes, one ``sendall`` per request,
 a small HTTP/1.1 response parser) so that it costs the 2 shared cores as little as possible.
 Targets (issue #4): >= 2,000 choose/s sustained; p99 <= 5 ms at 1,000/s; zero errors.
+
+``--compare-stores`` (issue #14) runs the SQLite and the Redis store (over loopback TCP and over a
+unix domain socket, one redis-server) in the same run with 1, 2 and 4 worker processes
+(``--worker-counts``), closed-loop clients posting choose only and choose + reward, and prints
+choose/s, the ratio Redis/SQLite and the scaling with workers.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class RawConnection:
                 raise ConnectionError("server closed the connection")
             rest += chunk
         self.buf = rest[length:]
+        self.body = rest[:length]
         return status
 
     def close(self) -> None:
@@ -99,6 +105,106 @@ def _closed_loop(port: int, request: bytes, seconds: float, out: mp.Queue) -> No
         errors += status != 200
     conn.close()
     out.put((n, errors))
+
+
+def _closed_loop_mixed(port: int, seconds: float, out: mp.Queue) -> None:
+    """choose, then reward that decision (a conversion tool's loop): counts chooses."""
+    conn = RawConnection(port)
+    choose = _request_bytes("/v1/campaigns/bench/choose", b"{}")
+    n = errors = k = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        try:
+            if conn.call(choose) != 200:
+                errors += 1
+                continue
+            decision_id = json.loads(conn.body)["decision_id"]
+            k += 1
+            body = json.dumps({"decision_id": decision_id, "reward": k % 7 == 0}).replace("true", "1").replace("false", "0")
+            errors += conn.call(_request_bytes("/v1/rewards", body.encode())) != 200
+        except OSError:
+            errors += 1
+            conn = RawConnection(port)
+            continue
+        n += 1
+    conn.close()
+    out.put((n, errors))
+
+
+def mixed_throughput(port: int, clients: int, seconds: float) -> dict:
+    """Closed-loop choose+reward pairs/s (reported as chooses/s) with ``clients`` processes."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_closed_loop_mixed, args=(port, seconds, q)) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    elapsed = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    n = sum(r[0] for r in results)
+    return {"requests": n, "errors": sum(r[1] for r in results), "seconds": elapsed, "rps": n / elapsed}
+
+
+def compare_stores(seconds: float, worker_counts: list[int], clients: int, redis_nice: int = 0) -> None:
+    """SQLite vs Redis (loopback TCP and unix socket) in the same run: choose/s (choose only, and
+    choose + reward) per worker count. Durability like for like: SQLite WAL with synchronous=NORMAL
+    (the store's setting: a power loss may lose the last commits) against Redis appendonly with
+    appendfsync everysec (may lose the last second); no RDB snapshots; io-threads 1 (the default)."""
+    py = sys.executable
+    tmp = Path(tempfile.mkdtemp(prefix="bench_bandit_cmp_"))
+    rport = free_port()
+    # --redis-nice < 0 (root only) gives redis-server a larger CPU share, as a Redis on its own core
+    # or host would have; 0 = same priority as everything else on these 2 cores
+    nice = ["nice", "-n", str(redis_nice)] if redis_nice else []
+    redis_proc = subprocess.Popen([*nice, "redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", str(tmp),
+                                   "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                                   "--io-threads", "1", "--unixsocket", str(tmp / "redis.sock"),
+                                   "--unixsocketperm", "700"],
+                                  stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    rows = []
+    kinds = ("sqlite", "redis", "unix")  # unix: the same redis-server through its unix domain socket
+    try:
+        for workers in worker_counts:
+            for kind in kinds:
+                if kind == "sqlite":
+                    store = f"sqlite:///{tmp}/cmp{workers}.db"
+                else:
+                    subprocess.run(["redis-cli", "-p", str(rport), "flushall"], stdout=subprocess.DEVNULL, check=False)
+                    store = f"redis://127.0.0.1:{rport}/0" if kind == "redis" else f"unix://{tmp}/redis.sock?db=0"
+                port = free_port()
+                server = start_server([py, "-m", "optimizer.bandit.cli_serve", "serve", "--store", store, "--port",
+                                       str(port), "--api-key", API_KEY, "--workers", str(workers), "--log-level",
+                                       "warning"], port, {"PYTHONUNBUFFERED": "1"})
+                try:
+                    create_campaign(port)
+                    throughput(port, "/v1/campaigns/bench/choose", b"{}", clients=2, seconds=0.5)  # warm-up
+                    only = throughput(port, "/v1/campaigns/bench/choose", b"{}", clients=clients, seconds=seconds)
+                    mixed = mixed_throughput(port, clients=clients, seconds=seconds)
+                finally:
+                    stop_server(server)
+                rows.append((workers, kind, only, mixed))
+                print(f"compare: {kind:6s} workers={workers} clients={clients} choose-only {only['rps']:.0f}/s "
+                      f"(errors {only['errors']}), choose+reward {mixed['rps']:.0f} choose/s (errors {mixed['errors']})",
+                      flush=True)
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    by = {(w, k): (o["rps"], m["rps"]) for w, k, o, m in rows}
+    print("choose/s (ratio to SQLite): workers | choose only: sqlite, redis tcp, redis unix "
+          "| choose + reward: sqlite, redis tcp, redis unix")
+    for w in worker_counts:
+        (so, sm), (ro, rm), (uo, um) = (by[(w, k)] for k in kinds)
+        print(f"{w:2d} | {so:6.0f}  {ro:6.0f} ({ro / so:4.2f})  {uo:6.0f} ({uo / so:4.2f}) "
+              f"| {sm:6.0f}  {rm:6.0f} ({rm / sm:4.2f})  {um:6.0f} ({um / sm:4.2f})")
+    w0 = worker_counts[0]
+    print(f"scaling of choose-only choose/s vs {w0} worker(s): " + "; ".join(
+        f"{k} " + ", ".join(f"{w}w x{by[(w, k)][0] / by[(w0, k)][0]:.2f}" for w in worker_counts) for k in kinds))
+    print(f"cores={os.cpu_count()} load average {os.getloadavg()[0]:.2f} (clients and servers share these cores); "
+          f"redis-server nice {redis_nice}")
 
 
 def throughput(port: int, path: str, body: bytes, clients: int, seconds: float) -> dict:
@@ -402,7 +508,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs (< 60 s in all)")
     parser.add_argument("--store", default="sqlite", choices=["sqlite", "memory", "redis"])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--compare-stores", action="store_true",
+                        help="only: SQLite vs Redis in the same run, 1/2/4 workers (issue #14), then exit")
+    parser.add_argument("--worker-counts", default="1,2,4", help="worker counts for --compare-stores")
+    parser.add_argument("--clients", type=int, default=8, help="client processes for --compare-stores")
+    parser.add_argument("--redis-nice", type=int, default=0,
+                        help="nice value of redis-server for --compare-stores (negative: more CPU share; needs root)")
     opts = parser.parse_args()
+    if opts.compare_stores:
+        compare_stores(3.0 if opts.quick else 8.0, [int(w) for w in opts.worker_counts.split(",")], opts.clients,
+                       opts.redis_nice)
+        return
     seconds = 3.0 if opts.quick else 10.0
     py = sys.executable
     env = {"PYTHONUNBUFFERED": "1"}

@@ -91,7 +91,7 @@ def bench_adstock(n_cells: int, n_weeks: int = 52, lp_baseline: bool = True) -> 
     t0 = time.perf_counter()
     r = allocate_advanced(cfg)
     t_d = time.perf_counter() - t0
-    print(f"adstock {n_weeks} weeks x {n_cells} channels, {r.extra.get('method')}: {r.status}, {r.n_variables} vars, "
+    print(f"adstock {n_weeks} weeks x {n_cells} channels, {r.method}: {r.status}, {r.n_variables} vars, "
           f"{r.n_rows} priced rows, objective {r.objective_value:,.2f}, gap {r.optimality_gap:.1e}, {t_d:.2f} s "
           f"(target 60 s: {'PASS' if t_d <= 60 else 'FAIL'})")
     if not lp_baseline:

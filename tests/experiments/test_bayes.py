@@ -51,11 +51,11 @@ def test_normal_model_closed_form():
 def test_bayes_through_analyze_and_error_codes():
     c = VariantStats.from_counts("c", 1000, 100)
     res = analyze(c, [VariantStats.from_counts("t", 1000, 130), VariantStats("z", 0, 0, 0)], kind="proportion",
-                  settings=AnalysisSettings(engine="bayes"))
+                  settings=AnalysisSettings(effect_scale="absolute", engine="bayes"))
     assert res[0].method == "bayes_beta" and 0.97 < res[0].extra["chance_to_beat_control"] < 1
     assert res[1].error_code == "ZERO_USERS" and np.isnan(res[1].extra["chance_to_beat_control"])
     rev = analyze(VariantStats.from_values("c", [1.0, 2.0, 3.0, 4.0]), VariantStats.from_values("t", [2.0, 3.0, 4.0, 5.0]),
-                  settings=AnalysisSettings(engine="bayes"))[0]
+                  settings=AnalysisSettings(effect_scale="absolute", engine="bayes"))[0]
     assert rev.method == "bayes_normal"
     se = np.sqrt(np.var([1, 2, 3, 4], ddof=1) / 4 * 2)
     assert rev.extra["chance_to_beat_control"] == pytest.approx(stats.norm.cdf(1.0 / se))

@@ -92,6 +92,9 @@ def test_report_writes_files(runner, small_config, tmp_path):
         (["analyze", "{invalid}"], 1, "did you mean 'control'?"),
         (["report", "{cfg}", "--out", "{out}"], 2, "Missing option '--week'"),
         (["analyze", "{cfg}", "--format", "xml"], 2, "Invalid value for '--format'"),
+        (["report", "{cfg}", "--week", "2026-W47", "--out", "{out}", "--format", "xml"], 2,
+         "Invalid value for '--format'"),
+        (["analyze", "{cfg}", "--engine", "oracle"], 2, "Invalid value for '--engine'"),
     ],
 )
 def test_user_errors(runner, small_config, tmp_path, args, code, message):
@@ -102,6 +105,25 @@ def test_user_errors(runner, small_config, tmp_path, args, code, message):
     assert message in res.stderr
     assert res.stdout == ""
     assert "Traceback" not in res.output
+
+
+def test_analyze_and_report_take_the_same_options(runner, small_config, tmp_path):
+    """--out/-o and --format/-f on both: analyze writes the data files, report prints the analysis."""
+    from typer.main import get_command
+
+    cmd = get_command(app)
+    names = {c: {o for p in cmd.commands[c].params for o in p.opts} for c in ("analyze", "report")}
+    assert names["analyze"] == names["report"]
+    res = runner.invoke(app, ["analyze", str(small_config), "-o", str(tmp_path / "a"), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["experiments"][0]["name"] == "email_subject"
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["experiments.json", "results.csv", "results.json"]
+    assert json.loads((tmp_path / "a" / "experiments.json").read_text()) == json.loads(res.stdout)
+    res = runner.invoke(app, ["report", str(small_config), "--week", "2026-W47", "-o", str(tmp_path / "r"),
+                              "-f", "markdown"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("# Experiments report") and "wrote" in res.stderr
+    assert (tmp_path / "r" / "report.html").exists()
 
 
 def test_report_unwritable_out(runner, small_config, tmp_path):

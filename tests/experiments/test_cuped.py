@@ -26,7 +26,7 @@ def test_cuped_estimate_equals_ancova_in_r():
     The standard error is Welch-type here (unequal variances) so it agrees only roughly with OLS's."""
     c = VariantStats.from_values("c", Y0, x=X0)
     t = VariantStats.from_values("t", Y1, x=X1)
-    (r,) = analyze(c, t, kind="mean", settings=AnalysisSettings(cuped=True))
+    (r,) = analyze(c, t, kind="mean", settings=AnalysisSettings(effect_scale="absolute", cuped=True))
     assert r.method == "welch_cuped"
     assert r.lift_absolute == pytest.approx(1.4245024021963, rel=1e-11)
     se = (r.lift_absolute_ci_high - r.lift_absolute) / __import__("scipy").stats.t.ppf(0.975, r.extra["df"])
@@ -40,7 +40,7 @@ def test_cuped_reduces_variance_by_rho_squared():
     x = rng.normal(size=(2, n))
     y = 0.8 * x + 0.6 * rng.normal(size=(2, n))
     c, t = (VariantStats.from_values(k, y[i], x=x[i]) for i, k in enumerate("ct"))
-    (r,) = analyze(c, t, settings=AnalysisSettings(cuped=True))
+    (r,) = analyze(c, t, settings=AnalysisSettings(effect_scale="absolute", cuped=True))
     assert r.extra["variance_reduction"] == pytest.approx(0.64, abs=0.01)
     assert r.extra["theta"] == pytest.approx(0.8, abs=0.01)
 
@@ -53,14 +53,14 @@ def test_cuped_ratio_reduces_variance_and_equals_plain_without_correlation():
     rev = 0.5 * pre + sessions * rng.gamma(2.0, 1.0, size=(2, n))
     c, t = (VariantStats.from_values(k, rev[i], x=pre[i], d=sessions[i]) for i, k in enumerate("ct"))
     (plain,) = analyze(c, t, kind="ratio")
-    (adj,) = analyze(c, t, kind="ratio", settings=AnalysisSettings(cuped=True))
+    (adj,) = analyze(c, t, kind="ratio", settings=AnalysisSettings(effect_scale="absolute", cuped=True))
     assert adj.method == "delta_ratio_cuped"
     assert adj.extra["variance_reduction"] > 0.3
     assert (adj.lift_absolute_ci_high - adj.lift_absolute_ci_low) < (plain.lift_absolute_ci_high - plain.lift_absolute_ci_low)
     # An independent covariate removes (almost) nothing.
     noise = rng.normal(size=(2, n))
     c2, t2 = (VariantStats.from_values(k, rev[i], x=noise[i], d=sessions[i]) for i, k in enumerate("ct"))
-    (adj2,) = analyze(c2, t2, kind="ratio", settings=AnalysisSettings(cuped=True))
+    (adj2,) = analyze(c2, t2, kind="ratio", settings=AnalysisSettings(effect_scale="absolute", cuped=True))
     assert abs(adj2.extra["variance_reduction"]) < 0.01
     assert adj2.lift_absolute == pytest.approx(plain.lift_absolute, abs=0.05 * (plain.lift_absolute_ci_high - plain.lift_absolute_ci_low))
 
@@ -69,7 +69,7 @@ def test_cuped_ratio_linearisation_matches_direct_regression():
     """CUPED ratio == CUPED mean on the linearised values L = (Y - R D) / Dbar computed per user."""
     c = VariantStats.from_values("c", Y0, x=X0, d=S0)
     t = VariantStats.from_values("t", Y1, x=X1, d=S1)
-    (r,) = analyze(c, t, kind="ratio", settings=AnalysisSettings(cuped=True))
+    (r,) = analyze(c, t, kind="ratio", settings=AnalysisSettings(effect_scale="absolute", cuped=True))
     l0 = (Y0 - Y0.mean() / S0.mean() * S0) / S0.mean()
     l1 = (Y1 - Y1.mean() / S1.mean() * S1) / S1.mean()
     theta = (np.sum((X0 - X0.mean()) * l0) + np.sum((X1 - X1.mean()) * l1)) / (
@@ -85,7 +85,7 @@ def test_cuped_ratio_linearisation_matches_direct_regression():
 
 def test_cuped_without_covariate_is_an_error_code():
     c, t = VariantStats.from_values("c", [1.0, 2.0, 3.0]), VariantStats.from_values("t", [2.0, 3.0, 5.0])
-    (r,) = analyze(c, t, settings=AnalysisSettings(cuped=True))
+    (r,) = analyze(c, t, settings=AnalysisSettings(effect_scale="absolute", cuped=True))
     assert r.error_code == "MISSING_COVARIATE" and r.status == "error"
 
 

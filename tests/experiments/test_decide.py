@@ -105,3 +105,24 @@ def test_sequential_interval_replaces_fixed_one():
     d = decide(res, CFG, sequential={"conversion": seq}, progress=prog)
     assert d.action == "continue" and d.details["conversion"] == "SUCCESS_NOT_SIGNIFICANT"
     assert decide(res, CFG).action == "ship"
+
+
+def test_tiny_srm_is_reported_but_does_not_block_and_a_harmful_one_does():
+    """10,000,000 users per arm planned 50/50: 5,010,000 vs 4,990,000 is detected (chi2 = 40, p ~ 2.5e-10)
+    but every share is within 0.2 % of the plan (< the 1 % tolerance): SRM_TINY, ship stands.
+    55/45 is harmful: SRM_FAIL blocks."""
+    from experiments.srm import srm_check
+
+    tiny = srm_check({"control": 5_010_000, "B": 4_990_000})
+    assert tiny.failed and tiny.severity() == "tiny" and tiny.max_share_deviation == pytest.approx(0.002)
+    harmful = srm_check({"control": 5_500, "B": 4_500})
+    assert harmful.severity() == "harmful"
+    win = analyze(VariantStats.from_counts("control", 20000, 1000), VariantStats.from_counts("B", 20000, 1200),
+                  kind="proportion", metric="conv")
+    cfg = DecisionConfig(success_metrics=[{"metric": "conv"}])
+    d = decide(win, cfg, srm=tiny)
+    assert d.action == "ship" and "SRM_TINY" in d.reason_codes and "SRM_FAIL" not in d.reason_codes
+    d2 = decide(win, cfg, srm=harmful)
+    assert d2.action == "stop" and "SRM_FAIL" in d2.reason_codes
+    strict = DecisionConfig(success_metrics=[{"metric": "conv"}], srm_tolerance_relative=0.0)
+    assert decide(win, strict, srm=tiny).action == "stop"

@@ -51,7 +51,7 @@ def test_relative_lift_delta_method_against_simulation():
     rng = np.random.default_rng(0)
     m0, s0, m1, s1 = 20.0, 0.8, 23.0, 1.1
     ratio = rng.normal(m1, s1, 400_000) / rng.normal(m0, s0, 400_000)
-    out = welch_arrays([1e6], [m0], [s0**2 * 1e6], [1e6], [m1], [s1**2 * 1e6])
+    out = welch_arrays([1e6], [m0], [s0**2 * 1e6], [1e6], [m1], [s1**2 * 1e6], scale="relative")
     half = (out["lift_relative_ci_high"][0] - out["lift_relative_ci_low"][0]) / 2
     assert half / 1.959963984540054 == pytest.approx(ratio.std(), rel=0.01)
 

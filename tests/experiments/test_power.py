@@ -76,3 +76,21 @@ def test_ratio_mde_inverts_ratio_sample_size():
     n = sample_size_ratio(12.0, 3.0, 40.0, 2.0, 5.0, mde_relative=0.05).n_per_variant
     mde = mde_means(n, sd, baseline=4.0, reference="normal", kind="ratio")
     assert mde.kind == "ratio" and mde.mde_relative <= 0.05 and mde.mde_relative == pytest.approx(0.05, rel=1e-3)
+
+
+def test_cohens_h_power_matches_r_pwr_beside_power_prop_test():
+    """R 4.2.2, pwr 1.3-0: options(digits = 12); h <- ES.h(0.12, 0.10)  # 0.0639821029861
+    pwr.2p.test(h = h, n = 2000)$power                          # 0.525281235218 (both tails)
+    pwr.2p.test(h = h, power = 0.8)$n                           # 3834.59575246
+    pwr.2p.test(h = h, n = 2000, alternative = "greater")$power # 0.647447423623
+    power.prop.test(n = 2000, p1 = 0.10, p2 = 0.12)$power       # 0.524481278764 (the other convention)"""
+    from experiments.power import cohens_h, power_cohens_h, sample_size_cohens_h
+
+    h = cohens_h(0.12, 0.10)
+    assert h == pytest.approx(0.0639821029861, rel=1e-11)
+    assert power_cohens_h(2000, h) == pytest.approx(0.525281235218, rel=1e-10)
+    assert sample_size_cohens_h(h) == pytest.approx(3834.59575246, rel=1e-8)  # R's uniroot tolerance
+    assert power_cohens_h(2000, h, alternative="one-sided") == pytest.approx(0.647447423623, rel=1e-10)
+    assert power_proportions(2000, 0.10, 0.12) == pytest.approx(0.524481278764, rel=1e-10)
+    with pytest.raises(ValueError, match="p1 is 1.5"):
+        cohens_h(1.5, 0.1)

@@ -113,3 +113,34 @@ def test_newcombe_matches_statsmodels_newcomb_oracle(n0, n1, data):
     lo, hi = newcombe_interval([x0], [n0], [x1], [n1])
     ref = confint_proportions_2indep(x1, n1, x0, n0, method="newcomb", compare="diff")
     assert (lo[0], hi[0]) == pytest.approx(ref, abs=1e-12)
+
+
+def test_k_group_test_matches_r_prop_test():
+    """R 4.2.2: options(digits = 12)
+    prop.test(x = c(83, 90, 129, 70), n = c(86, 93, 136, 82))  # R's 'smokers' example
+      X-squared = 12.6004112971, df = 3, p-value = 0.00558547666163
+    prop.test(x = c(120, 135, 98), n = c(1000, 1000, 1000))
+      X-squared = 6.67172521996, df = 2, p-value = 0.0355838779605
+    prop.test(c(56, 48), c(70, 80))  # k = 2: Yates' correction as R
+      p-value = 0.01340947518"""
+    from experiments.proportions import k_group_test
+
+    r = k_group_test([83, 90, 129, 70], [86, 93, 136, 82])
+    assert (r.statistic, r.df, r.p_value) == (pytest.approx(12.6004112971, rel=1e-10), 3,
+                                              pytest.approx(0.00558547666163, rel=1e-9))
+    r2 = k_group_test([120, 135, 98], [1000, 1000, 1000])
+    assert r2.statistic == pytest.approx(6.67172521996, rel=1e-10) and r2.p_value == pytest.approx(0.0355838779605, rel=1e-9)
+    assert k_group_test([56, 48], [70, 80]).p_value == pytest.approx(0.01340947518, rel=1e-8)
+    assert r.to_dict()["df"] == 3 and len(r.summary()) == 4
+
+
+def test_k_group_test_refuses_bad_counts():
+    from experiments.proportions import k_group_test
+    from optimizer.errors import DataError
+
+    with pytest.raises(DataError, match="every x in"):
+        k_group_test([5, 12], [10, 10])
+    with pytest.raises(DataError, match="at least 2 groups"):
+        k_group_test([5], [10])
+    with pytest.raises(DataError, match="needs some variation"):
+        k_group_test([0, 0, 0], [10, 10, 10])

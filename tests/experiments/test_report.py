@@ -105,7 +105,8 @@ def test_markdown_content(report, analysis):
 def test_write_report_files(tmp_path, report):
     paths = write_files(report, tmp_path / "out")
     names = sorted(p.relative_to(tmp_path / "out").as_posix() for p in paths)
-    assert names == sorted(["report.html", "report.md", "experiments.json", "plots/checkout_button.png",
+    assert names == sorted(["report.html", "report.md", "experiments.json", "results.csv", "results.json",
+                            "plots/checkout_button.png",
                             "plots/feed_creative.png", "plots/email_subject.png", "plots/promo_banner.png"])
     assert all(p.stat().st_size > 0 for p in paths)
 
@@ -187,3 +188,104 @@ def test_msprt_and_fixed_methods(tmp_path):
     assert last_m["seq_low"] < last_m["fixed_low"] and last_m["seq_high"] > last_m["fixed_high"]
     assert f.sequential == {} and last_f["seq_low"] == last_f["fixed_low"]
     assert f.decision.action == "ship"  # 11.6 % vs 10 % on 8000 users a side: z = 3.3 on a fixed test
+
+
+def test_report_elements_a_decision_maker_reads(report, analysis):
+    """Issue 13: verdict in words, run facts, raw numbers per variant, shared-axis lifts, guardrails apart,
+    SRM severity, traffic per day, breakdown by dimension, money impact, plain-language summary on top."""
+    page = report.html
+    top = page[:page.index("<h2>Summary</h2>")]
+    assert "In short" in top and "checkout_button: Ship now: new_button." in top
+    for text in ("Ship now: new_button", "About 27 day(s) left (until 2026-12-19)",
+                 "Unhealthy: fix the data before reading the results", "Start date", "Days running",
+                 "Minimum runtime", "Target effect", "Lift of every metric (shared axis)", "<h3>Guardrails</h3>",
+                 "Per variant: raw numbers", "Traffic per day", "Breakdown by dimension",
+                 "Expected money impact of shipping", "harmful imbalance", "A success metric improved significantly."):
+        assert text in page, text
+    checkout = next(e for e in analysis.experiments if e.name == "checkout_button")
+    vs = checkout.variant_stats
+    conv = vs[(vs.metric == "conversion") & (vs.variant == "control")].iloc[0]
+    assert (conv.numerator, conv.denominator) == (398.0, 4041.0)
+    assert ">398<" in page and ">4,041<" in page
+    # "ship" is never next to an unexplained red "underpowered"
+    section = page[page.index('id="exp-checkout_button"'):page.index('id="exp-feed_creative"')]
+    assert 'class="fail">underpowered' not in section and "significant anyway" in section
+
+
+def test_money_impact_is_lift_times_value_times_traffic(analysis):
+    """revenue_per_user (value_per_unit 1): impact per week = absolute lift per user x 2,000 users a week."""
+    from experiments.report_parts import impact_rows
+
+    e = next(e for e in analysis.experiments if e.name == "checkout_button")
+    (row,) = impact_rows(e)
+    r = e.comparisons[e.comparisons.metric == "revenue_per_user"].iloc[0]
+    assert row["Expected impact per week"] == f"{r.lift_absolute * 2000:+,.0f}"
+    lo, hi = (float(x.replace(",", "")) for x in row["Interval"].split(" to "))
+    base = r.lift_absolute / r.lift_relative
+    assert lo == pytest.approx(r.seq_low * base * 2000, abs=0.5) and hi == pytest.approx(r.seq_high * base * 2000, abs=0.5)
+    assert lo < r.lift_absolute * 2000 < hi
+
+
+def test_export_csv_and_json_follow_the_documented_schema(report):
+    import csv
+    import io
+    import json as js
+
+    from experiments.report_parts import EXPORT_COLUMNS
+
+    files = report.files()
+    rows = list(csv.DictReader(io.StringIO(files["results.csv"].decode())))
+    assert list(rows[0]) == list(EXPORT_COLUMNS)
+    assert len(rows) == 3 + 2 + 1 + 1  # checkout 3 metrics, feed 2, email 1, banner 1
+    data = js.loads(files["results.json"])
+    assert data["columns"] == EXPORT_COLUMNS and len(data["rows"]) == len(rows)
+    first = data["rows"][0]
+    assert first["decision_words"] == "Ship now: new_button" and first["verdict"] == "significantly better"
+    assert float(rows[0]["lift_relative"]) == pytest.approx(first["lift_relative"])
+    doc = (ROOT / "docs" / "experiments-report.md").read_text()
+    assert all(f"`{c}`" in doc for c in EXPORT_COLUMNS)  # every column is documented
+
+
+@pytest.mark.parametrize("action, codes, end, status, words", [
+    ("ship", ("SUCCESS_SIG_POSITIVE",), None, "ok", "Ship now: B"),
+    ("stop", ("GUARDRAIL_HARM",), None, "ok", "Roll back now"),
+    ("stop", ("SUCCESS_SIG_NEGATIVE",), None, "ok", "Roll back now"),
+    ("stop", ("SUCCESS_NOT_SIGNIFICANT", "NO_SIGNIFICANT_EFFECT"), None, "ok", "Ready for review: no significant effect"),
+    ("continue", ("SUCCESS_NOT_SIGNIFICANT", "CONTINUE_COLLECTING"), "2026-12-06", "ok", "About 14 day(s) left (until 2026-12-06)"),
+    ("stop", ("SRM_FAIL", "SUCCESS_SIG_POSITIVE", "SHIP_BLOCKED"), None, "ok", "Unhealthy: fix the data before reading the results"),
+    ("error", ("ZERO_USERS",), None, "error", "No data"),
+    ("error", ("MISSING_COLUMN",), None, "error", "Unhealthy: the analysis could not run"),
+])
+def test_decision_in_words(action, codes, end, status, words):
+    """Report week 2026-W47 ends Sunday 2026-11-22; a projected end of 2026-12-06 is 14 days later."""
+    from experiments.pipeline import Decision, ExperimentAnalysis
+    from experiments.report_parts import decision_words, reason_sentences
+
+    e = ExperimentAnalysis(name="x", description="", status=status, week="2026-W47",
+                           decision=Decision(action, "B" if action == "ship" else None, codes, end),
+                           error_code=codes[0] if status == "error" else None)
+    assert decision_words(e)[1] == words
+    sentences = reason_sentences(e)
+    assert len(sentences) >= len(codes) and all(s[0].isupper() for s in sentences)
+
+
+def test_breakdown_by_dimension_matches_a_direct_analysis_of_the_slice(analysis):
+    """The country=FR slice of checkout_button equals analyze() on the FR users of the CSV, computed
+    independently with pandas (exposures up to the end of 2026-W47), effect scale relative."""
+    import pandas as pd
+
+    from experiments.analysis import AnalysisSettings, analyze
+    from experiments.stats import VariantStats
+
+    e = next(e for e in analysis.experiments if e.name == "checkout_button")
+    row = e.by_dimension[(e.by_dimension.dimension == "country=FR") & (e.by_dimension.metric == "conversion")].iloc[0]
+    users = pd.read_csv(ROOT / "scenarios" / "experiments" / "data" / "experiments_checkout_users.csv")
+    fr = users[users["country"] == "FR"]
+    stats = {v: VariantStats.from_values(v, g["converted"].to_numpy(float)) for v, g in fr.groupby("variant")}
+    (direct,) = analyze(stats["control"], stats["new_button"], kind="proportion",
+                        settings=AnalysisSettings(effect_scale="relative"))
+    assert (row.n_control, row.n_treatment) == (direct.n_control, direct.n_treatment)
+    assert row.lift_relative == pytest.approx(direct.lift_relative, rel=1e-9)
+    assert row.p_value == pytest.approx(direct.p_value, rel=1e-9)
+    assert row.p_value_adjusted >= row.p_value
+    assert "country=FR" in build_report(analysis).html

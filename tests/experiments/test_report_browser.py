@@ -113,3 +113,77 @@ def test_report_screenshot(tmp_path, report_dir):
     assert (width, height) == (1200, 2400)
     assert variety > 20  # text, tables and plots, not a blank page
     assert console_messages(proc.stderr) == []
+
+
+LAYOUT_PROBE = """<script>
+(function () {
+  var de = document.documentElement, bad = [];
+  if (de.scrollWidth > de.clientWidth) bad.push("page " + de.scrollWidth + ">" + de.clientWidth);
+  document.querySelectorAll("table, svg.chart, img.plot, dl.facts, .verdict, .box, h1, h2, h3, p").forEach(function (el, i) {
+    var r = el.getBoundingClientRect();
+    if (r.right > de.clientWidth + 0.5) bad.push(el.tagName + "#" + i + " ends at " + r.right.toFixed(1));
+    if (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) bad.push(el.tagName + "#" + i + " scrolls " + el.scrollWidth + ">" + el.clientWidth);
+  });
+  var charts = Array.prototype.map.call(document.querySelectorAll("svg.chart"), function (el) {
+    return Math.round(el.getBoundingClientRect().width); });
+  var out = document.createElement("pre");
+  out.id = "layout-probe";
+  out.textContent = JSON.stringify({bad: bad, width: de.clientWidth, charts: charts,
+    tables: document.querySelectorAll("table").length,
+    headlines: Array.prototype.map.call(document.querySelectorAll(".verdict .headline"), function (el) { return el.textContent; })});
+  document.body.appendChild(out);
+})();
+</script>"""
+
+
+@pytest.mark.parametrize("width", [900, 1400])
+def test_report_layout_fits_the_window(tmp_path, report_dir, width):
+    """At 900 px and 1,400 px nothing is cut off: the page, every table, chart, box and heading fit
+    (scrollWidth <= clientWidth, right edge inside the viewport), measured in the page by a probe script
+    added to a copy of the report (the report itself has no script)."""
+    import json
+
+    page = tmp_path / "probe.html"
+    page.write_text((report_dir / "report.html").read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
+    proc = run_chromium(tmp_path, page, "--dump-dom", f"--window-size={width},3000", "--hide-scrollbars")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    probe = json.loads(re.search(r'<pre id="layout-probe">(.*?)</pre>', proc.stdout, re.S).group(1).replace("&gt;", ">"))
+    assert probe["width"] == width  # the window size really applied
+    assert probe["bad"] == []
+    assert probe["tables"] >= 20 and len(probe["charts"]) >= 8 and min(probe["charts"]) > 300
+    assert probe["headlines"][:4] == ["Ship now: new_button", "Ship now: new_creative",
+                                      "About 27 day(s) left (until 2026-12-19)",
+                                      "Unhealthy: fix the data before reading the results"]
+    assert console_messages(proc.stderr) == []
+
+
+@pytest.mark.parametrize("width", [900, 1400])
+def test_report_screenshot_at_width(tmp_path, report_dir, width):
+    """The screenshot is the requested width and every horizontal band of the first screen has content
+    (header, summary box, table, verdict): not blank, not cut to one colour."""
+    shot = tmp_path / f"report-{width}.png"
+    proc = run_chromium(tmp_path, report_dir / "report.html", f"--screenshot={shot}", f"--window-size={width},1400",
+                        "--hide-scrollbars")
+    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
+    w, h, variety = png_size_and_variety(shot)
+    assert (w, h) == (width, 1400) and variety > 20
+    rows = png_rows(shot)
+    for band in range(0, 1400, 200):  # 7 bands of 200 px: each holds text or a table
+        assert any(len(set(r)) > 3 for r in rows[band:band + 200]), band
+    assert console_messages(proc.stderr) == []
+
+
+def png_rows(path: Path) -> list[bytes]:
+    """Decoded scanlines (filter byte dropped) of an 8-bit RGB(A) PNG."""
+    data = path.read_bytes()
+    width, height = struct.unpack(">II", data[16:24])
+    channels = {2: 3, 6: 4}[data[25]]
+    idat, pos = b"", 8
+    while pos < len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        if data[pos + 4:pos + 8] == b"IDAT":
+            idat += data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels + 1
+    return [raw[i * stride + 1:(i + 1) * stride] for i in range(height)]

@@ -95,3 +95,21 @@ def test_boundaries_spend_exactly_alpha_property(fractions, kind):
     s = np.cumsum(rng.normal(size=(200_000, t.size)) * np.sqrt(np.diff(np.concatenate([[0], t]))), axis=1)
     rate = float((np.abs(s / np.sqrt(t)) >= c).any(axis=1).mean())
     assert abs(rate - 0.05) < 0.0025, rate
+
+
+@pytest.mark.parametrize("kind, table", [
+    ("pocock_1977", {1: 1.960, 2: 2.178, 3: 2.289, 4: 2.361, 5: 2.413}),
+    ("obrien_fleming_1979", {1: 1.960, 2: 1.977, 3: 2.004, 4: 2.024, 5: 2.040}),
+])
+def test_classical_constants_match_jennison_turnbull(kind, table):
+    """Jennison & Turnbull (2000), Group Sequential Methods, table 2.1 (Pocock C_P(K, 0.05)) and
+    table 2.3 (O'Brien-Fleming C_B(K, 0.05)), two-sided alpha = 0.05, K equally spaced looks."""
+    from experiments.sequential import classical_boundaries, crossing_probability
+
+    for k, expected in table.items():
+        const, bounds = classical_boundaries(k, 0.05, kind)
+        assert const == pytest.approx(expected, abs=6e-4)
+        assert crossing_probability(bounds, np.arange(1, k + 1) / k) == pytest.approx(0.05, abs=1e-5)
+    # The Lan-DeMets spending versions of the same families are different numbers, named apart.
+    spent = boundaries([0.2, 0.4, 0.6, 0.8, 1.0], 0.05, "pocock" if kind.startswith("pocock") else "obrien_fleming")
+    assert not np.allclose(spent, classical_boundaries(5, 0.05, kind)[1], atol=1e-3)

@@ -62,7 +62,8 @@ def test_plan_out_writes_three_files_atomically(tmp_path):
     assert {"plan.json", "plan.md", "allocations.csv"} <= set(names)
     assert not [n for n in names if n.endswith(".tmp")]
     header = (out / "allocations.csv").read_text().splitlines()[0].split(",")
-    assert header[:8] == ["channel", "segment", "period", "spend", "units", "response", "roi", "marginal_roi"]
+    assert header == ["channel", "segment", "period", "spend", "effective_spend", "units", "used", "response", "roi",
+                      "marginal_roi", "currency", "response_unit"]  # one column set for every budget plan
     assert "# Plan: article-example" in (out / "plan.md").read_text()
 
 
@@ -93,7 +94,7 @@ def test_missing_file_exits_1_without_traceback(tmp_path):
 
 def test_unknown_solver_is_a_clear_error():
     res = runner.invoke(app, ["plan", str(ARTICLE), "--solver", "gurobi"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # a usage error, like a bad --format (issue 15)
     assert "gurobi" in res.stderr and "highs" in res.stderr
 
 

@@ -42,8 +42,49 @@ POLICIES: dict[tuple[str, str | None], str] = {
 }
 
 
+def as_policy_config(config: Any) -> Any:
+    """A :data:`~optimizer.bandit.config.PolicyConfig` model from a model or a plain dict.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is neither a policy config model nor a dict.
+    ScenarioError (a ValueError)
+        The dict is not a valid policy config (the message names the field and the allowed kinds).
+    """
+    if isinstance(config, dict):
+        from optimizer.validation import parse_model
+
+        return parse_model(_policy_holder(), {"policy": config}, "make_policy").policy
+    if not hasattr(config, "kind"):
+        raise TypeError(
+            f"policy config is a {type(config).__name__}; pass a policy config model such as "
+            "ThompsonConfig(kind='thompson') or a dict like {'kind': 'thompson'}."
+        )
+    return config
+
+
+_HOLDER: list[Any] = []
+
+
+def _policy_holder() -> Any:
+    """A one-field model ``{policy: PolicyConfig}`` so dict configs get the usual field-path messages."""
+    if not _HOLDER:
+        from pydantic import BaseModel, ConfigDict, Field
+
+        from optimizer.bandit.config import PolicyConfig
+
+        class PolicyHolder(BaseModel):
+            model_config = ConfigDict(extra="forbid", frozen=True)
+            policy: PolicyConfig = Field(description="The bandit policy; `kind` selects it.")
+
+        _HOLDER.append(PolicyHolder)
+    return _HOLDER[0]
+
+
 def policy_class(config: Any) -> type[Policy]:
-    """The policy class for a :data:`~optimizer.bandit.config.PolicyConfig`."""
+    """The policy class for a :data:`~optimizer.bandit.config.PolicyConfig` (or its dict)."""
+    config = as_policy_config(config)
     key = (config.kind, getattr(config, "reward_model", None) if config.kind == "thompson" else None)
     if key == ("thompson", "bernoulli") and getattr(config.drift, "kind", None) == "change_detection":
         key = ("thompson", "change_detection")
@@ -67,8 +108,9 @@ def make_policy(config: Any, arms: Sequence[Any], seed: int | None = None, **kwa
 
     Parameters
     ----------
-    config : PolicyConfig
-        One of the models in :mod:`optimizer.bandit.config` (``kind`` selects the class).
+    config : PolicyConfig or dict
+        One of the models in :mod:`optimizer.bandit.config` (``kind`` selects the class), or the
+        same as a plain dict (``{"kind": "thompson"}``), validated into that model.
     arms : list of ArmConfig or str
         The arms, in the order every per-arm array follows. ``cost_per_action`` comes from ArmConfig.
     seed : int or None
@@ -79,12 +121,14 @@ def make_policy(config: Any, arms: Sequence[Any], seed: int | None = None, **kwa
         policies), ``max_block`` (Thompson-type policies: 1 = reference path, the default, MABWiser-identical
         stream; 64 = fast path; other policies ignore it).
     """
+    config = as_policy_config(config)
     return policy_class(config)(config, arms, seed, **_defaults(config, kwargs))
 
 
 def policy_from_state(config: Any, state: dict[str, Any], arms: Sequence[Any] | None = None,
                       seed: int | None = None, **kwargs: Any) -> Policy:
     """Rebuild a policy from its config and a ``to_state()`` dict."""
+    config = as_policy_config(config)
     return policy_class(config).from_state(config, state, arms, seed, **_defaults(config, kwargs))
 
 

@@ -20,6 +20,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from optimizer.bandit.policies._quadrature import (
+    BETA_NODES,
+    GRID_BUDGET,
     beta_cdf,
     beta_ppf_z,
     beta_prob_best,
@@ -28,7 +30,7 @@ from optimizer.bandit.policies._quadrature import (
     prob_best,
 )
 from optimizer.bandit.policies.base import BudgetExhaustedError
-from optimizer.bandit.policies.thompson import BetaThompson
+from optimizer.bandit.policies.thompson import BetaThompson, _match
 
 _ZERO_COST = 1e-12
 
@@ -69,7 +71,24 @@ class BudgetedThompson(BetaThompson):
 
     def choose(self, rng: np.random.Generator, context: Any = None,
                mask: tuple[bool, ...] | None = None) -> int:
-        return super().choose(rng, context, self.affordable(mask))
+        m = self.affordable(mask)
+        if self._many_distinct(m):  # as BetaThompson: draw from the logged (bounded-cost) probabilities
+            return _match(self.cached_probabilities(None, mask), rng)
+        return super().choose(rng, context, m)
+
+    def _many_distinct(self, m: tuple[bool, ...]) -> bool:
+        """More distinct (a, b, cost) posteriors among the affordable arms than the grid budget allows."""
+        k = sum(m)
+        if k * k * BETA_NODES <= GRID_BUDGET:
+            return False
+        key = ("matching", m)
+        hit = self._prob_cache.get(key)
+        if hit is None:
+            a, b = self.alpha_beta()
+            sel = np.asarray(m, dtype=bool)
+            g = len(np.unique(np.stack([a[sel], b[sel], np.asarray(self._unit)[sel]], axis=1), axis=0))
+            hit = self._prob_cache[key] = g * g * BETA_NODES > GRID_BUDGET
+        return bool(hit)
 
     def choose_batch(self, rng: np.random.Generator, n: int, contexts: Any = None,
                      mask: tuple[bool, ...] | None = None) -> np.ndarray:

@@ -44,11 +44,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from optimizer.bandit.policies._quadrature import (
+    BETA_NODES,
+    GRID_BUDGET,
+    N_NODES,
     beta_cdf,
     beta_ppf_z,
     beta_prob_best,
     eligible_indices,
     expand,
+    mc_prob_best,
     prob_best,
     t_cdf,
     t_ppf_z,
@@ -82,6 +86,16 @@ class _Snapshot:
             return policy.probabilities(None, mask)
         finally:
             st.n, st.s, st.q, st.cost = live
+
+
+def _match(p: np.ndarray, rng: np.random.Generator) -> int:
+    """Draw an arm index with probabilities ``p`` (one uniform from ``rng``)."""
+    cum = np.cumsum(p)
+    i = int(np.searchsorted(cum, rng.random() * cum[-1], side="right"))
+    i = min(i, len(p) - 1)
+    while p[i] <= 0:
+        i -= 1
+    return i
 
 
 class _BlockSampled(Policy):
@@ -224,31 +238,52 @@ class BetaThompson(_BlockSampled):
                mask: tuple[bool, ...] | None = None) -> int:
         if self.max_block != 1 or self._units is not None:
             return _BlockSampled.choose(self, rng, context, mask)
-        # Reference path, inlined: one rng.beta(alpha_i, beta_i) per eligible arm in arm order,
-        # exactly the draws (and the arithmetic) of _BlockSampled.choose + _draw with blocks of 1.
-        # Buffers are not touched: with max_block=1 each draw is used once, by this decision.
-        beta = rng.beta
-        pa, pb = self.prior_alpha, self.prior_beta
+        if self._matching(mask):
+            return _match(self._ts_probabilities(mask), rng)
+        # Reference path, vectorised: one beta draw per eligible arm in arm order from a single
+        # rng.beta call on arrays. numpy draws array arguments element by element from the same
+        # stream, so this is exactly the scalar loop's (and MABWiser's) stream, at ~0.06 us per
+        # arm instead of ~1.2 us. np.argmax keeps the first maximum, as MABWiser does.
         st = self.stats
-        best_i, best = -1, -math.inf
-        i = -1
+        n = np.asarray(st.n, dtype=float)
+        s = np.asarray(st.s, dtype=float)
+        f = n - s
+        a = self.prior_alpha + s
+        b = self.prior_beta + np.where(f > 0.0, f, 0.0)  # = max(f, 0.0), same value as _draw
         if mask is None:
-            for n, s in zip(st.n, st.s):
-                i += 1
-                f = n - s
-                x = beta(pa + s, pb + (0.0 if 0.0 > f else f))  # = max(f, 0.0), same value as _draw
-                if x > best:  # strict: the first maximum wins, as in MABWiser
-                    best, best_i = x, i
-            return best_i
-        for n, s, ok in zip(st.n, st.s, mask):
-            i += 1
-            if not ok:
-                continue
-            f = n - s
-            x = beta(pa + s, pb + (0.0 if 0.0 > f else f))
-            if x > best:
-                best, best_i = x, i
-        return best_i
+            return int(np.argmax(rng.beta(a, b)))
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        return int(idx[np.argmax(rng.beta(a[idx], b[idx]))])
+
+    def _ts_probabilities(self, mask: tuple[bool, ...] | None) -> np.ndarray:
+        """P(each arm's posterior draw is the largest) -- this class's rule, cached per state, even in a
+        subclass that mixes more into its own ``probabilities`` (change detection's forced exploration
+        is drawn by the subclass before it calls this class's ``choose``)."""
+        if type(self).probabilities is BetaThompson.probabilities:
+            return self.cached_probabilities(None, mask)
+        key = ("ts", mask)
+        p = self._prob_cache.get(key)
+        if p is None:
+            p = self._prob_cache[key] = BetaThompson.probabilities(self, None, mask)
+        return p
+
+    def _matching(self, mask: tuple[bool, ...] | None) -> bool:
+        """True when the eligible arms have more distinct posteriors than the shared-grid rule can
+        integrate within its budget: the arm is then drawn from the (bounded-cost, Monte Carlo)
+        probabilities themselves, so the logged propensity is exactly the probability the arm had."""
+        k = self.n_arms if mask is None else sum(mask)
+        if k * k * BETA_NODES <= GRID_BUDGET:
+            return False
+        key = ("matching", mask)
+        hit = self._prob_cache.get(key)
+        if hit is None:
+            a, b = self.alpha_beta()
+            if mask is not None:
+                sel = np.asarray(mask, dtype=bool)
+                a, b = a[sel], b[sel]
+            g = len(np.unique(np.stack([a, b], axis=1), axis=0))
+            hit = self._prob_cache[key] = g * g * BETA_NODES > GRID_BUDGET
+        return bool(hit)
 
     def _draw(self, rng: np.random.Generator, i: int, size: int) -> list[float]:
         st = self.stats
@@ -333,9 +368,33 @@ class NormalThompson(_BlockSampled):
         draws = mu[idx, None] + scale[idx, None] * rng.standard_t(df[idx, None], size=(len(idx), n))
         return np.asarray(idx)[draws.argmax(axis=0)]
 
+    def choose(self, rng: np.random.Generator, context: np.ndarray | None = None,
+               mask: tuple[bool, ...] | None = None) -> int:
+        if self.max_block != 1:
+            return _BlockSampled.choose(self, rng, context, mask)
+        k = self.n_arms if mask is None else sum(mask)
+        if k * k * N_NODES > GRID_BUDGET:  # many arms: draw from the (bounded-cost) probabilities
+            return _match(self.cached_probabilities(None, mask), rng)
+        # vectorised reference path: the same stream as one rng.standard_t(df_i) per eligible arm
+        mu, scale, df = self.posterior()
+        if mask is None:
+            return int(np.argmax(mu + scale * rng.standard_t(df)))
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        return int(idx[np.argmax(mu[idx] + scale[idx] * rng.standard_t(df[idx]))])
+
     def probabilities(self, context: Any = None, mask: tuple[bool, ...] | None = None) -> np.ndarray:
         mu, scale, df = self.posterior()
         idx = eligible_indices(mask, self.n_arms)
+        k = len(idx)
+        if k > 1 and len(np.unique(np.stack([mu[idx], scale[idx], df[idx]], axis=1), axis=0)) == 1:
+            return expand(np.full(k, 1.0 / k), mask, self.n_arms)
+        if k * k * N_NODES > GRID_BUDGET:
+            from scipy import special
+
+            m, sc, d = mu[idx, None], scale[idx, None], df[idx, None]
+            p = mc_prob_best(lambda rng, n: m + sc * rng.standard_t(d, size=(k, n)),
+                             lambda x: special.stdtr(d, (m - x) / sc), k)
+            return expand(p, mask, self.n_arms)
         ppfs = [t_ppf_z(mu[i], scale[i], df[i]) for i in idx]
         cdfs = [t_cdf(mu[i], scale[i], df[i]) for i in idx]
         return expand(prob_best(ppfs, cdfs), mask, self.n_arms)

@@ -4,7 +4,7 @@ Public API::
 
     from optimizer.budget.advanced import AdvancedBudget, allocate_advanced, load_advanced_scenario
     scenario = load_advanced_scenario("scenarios/budget_milp_rules.yaml")
-    result = allocate_advanced(scenario.budget, currency=scenario.currency)   # -> AdvancedResult
+    result = allocate_advanced(scenario.budget, currency=scenario.currency)   # -> BudgetResult
 
 Solvers and plotting load only when a plan is solved, so importing this package is cheap.
 """

@@ -1,29 +1,32 @@
-"""``allocate_advanced(config) -> AdvancedResult``: MILP rules, S-curves, adstock and targets.
+"""``allocate_advanced(config) -> BudgetResult``: MILP rules, S-curves, adstock and targets.
 
 Builds the problem (:mod:`.formulation`), solves it with HiGHS (or CBC / SCIP), evaluates the plan
 on the TRUE curves (lower bound) and certifies it: ``upper = solver bound + sum of each cell's
 largest chord error`` (chords under-estimate concave pieces by at most that; on convex pieces of an
 S-curve they lie above the curve), so ``gap = (upper - lower) / lower`` bounds how far the plan can
-be from the best plan on the true curves. Infeasible problems are explained in money; a target no
-budget can reach names the best achievable ROAS / CPA. Frontier and risk runs are attached when the
-config asks for them. Maths: docs/budget-advanced.md.
+be from the best plan on the true curves. Every answer is cleaned and its certificate verified
+(:mod:`.certificate`) before the status is decided: "optimal" iff the certified gap meets
+``gap_tolerance_relative`` (the one meaning of every budget result). Infeasible problems are
+explained in money (:mod:`.explain`); a target no budget can reach names the best achievable ROAS /
+CPA. Frontier and risk runs are attached when the config asks for them. These strategies sit behind
+``optimizer.budget.allocate``. Maths: docs/budget-advanced.md.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from typing import Callable
 
 import numpy as np
-import pandas as pd
 
-from optimizer.budget.advanced.formulation import Formulation, build, core_config, minimises
-from optimizer.budget.advanced.result import AdvancedResult
+from optimizer.budget.advanced.formulation import Formulation, build, minimises
 from optimizer.budget.advanced.schema import AdvancedBudget
 from optimizer.budget.advanced.solve import MipSolution, solve
-from optimizer.budget.allocation import relative_gap
+from optimizer.budget.allocation import budget_amount, relative_gap
 from optimizer.budget.backends.base import SolveStatus
-from optimizer.budget.money import money
+from optimizer.budget.report import marginal_roi_sentences
+from optimizer.budget.results import BudgetResult, certified_status, empty_tables, gap_warning, plan_tables
 
 
 #: Chord tolerance of the first pieces of an LP (refined around the plan until the dual bound certifies).
@@ -44,6 +47,9 @@ MAX_LP_ROUNDS = 8
 #: Most rounds of adding breakpoints where a plan lands inside a coarse convex piece of an S-curve.
 MAX_CONVEX_ROUNDS = 6
 
+#: Most re-solves of a MILP with finer pieces when the chord error keeps the gap above the target.
+MAX_TOLERANCE_ROUNDS = 2
+
 
 def convex_refinement(form: Formulation, sol: MipSolution, tolerance_relative: float) -> dict[int, np.ndarray]:
     """Breakpoints to add, by channel: the plan's effective spend and 8 points across each convex piece
@@ -57,7 +63,7 @@ def convex_refinement(form: Formulation, sol: MipSolution, tolerance_relative: f
     for ci, curve in enumerate(form.curves):
         if not isinstance(curve, SCurve):
             continue
-        m = np.nonzero(cells.channel == ci)[0]
+        m = np.nonzero(cells.curve == ci)[0]
         sel = np.isin(form.piece_cell, m)
         lo, hi, pc = form.piece_lo[sel], form.piece_hi[sel], form.piece_cell[sel]
         e = eff[pc]
@@ -81,7 +87,7 @@ def evaluate(form: Formulation, x_cell: np.ndarray) -> dict[str, np.ndarray]:
     resp = np.zeros(cells.n)
     slope = np.zeros(cells.n)
     for ci, curve in enumerate(form.curves):
-        m = cells.channel == ci
+        m = cells.curve == ci
         if m.any():
             resp[m] = curve.value(eff[m])
             slope[m] = curve.slope(eff[m])
@@ -100,7 +106,7 @@ def _binary(x: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: str | None = None,
-                      with_frontier: bool = True) -> AdvancedResult:
+                      with_frontier: bool = True, progress: Callable[[int, int], None] | None = None) -> BudgetResult:
     """Plan the budget with the advanced options of ``cfg``.
 
     Parameters
@@ -113,12 +119,24 @@ def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: 
         ISO code used to format money in messages.
     with_frontier:
         Compute the frontier when ``cfg.advanced.frontier`` is set.
+    progress:
+        ``progress(done, total)`` after each frontier level (the CLI shows the count on stderr).
 
     Returns
     -------
-    AdvancedResult
+    BudgetResult
         Infeasibility is reported in the result (status "infeasible" + explanation), not raised.
     """
+    if progress is not None and with_frontier and cfg.advanced.frontier is not None and cfg.advanced.uncertainty is None:
+        # the same plan, then its frontier with counted levels
+        result = allocate_advanced(cfg, solver=solver, currency=currency, with_frontier=False)
+        if not result.has_plan:
+            return result
+        from dataclasses import replace
+
+        from optimizer.budget.advanced.frontier import frontier
+
+        return replace(result, frontier=frontier(cfg, currency=currency, progress=progress))
     t0 = time.perf_counter()
     adv = cfg.advanced
     if adv.uncertainty is not None:
@@ -134,7 +152,7 @@ def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: 
             if decompose.rows_feasible(skeleton):
                 return _allocate_decomposed(cfg, skeleton, currency, t0, with_frontier)
             # no plan meets the spend rows: the LP path reports it, explained in money
-            return _no_plan(cfg, skeleton, solve(skeleton.problem, "highs", adv.mip_gap_relative, adv.time_limit_seconds),
+            return _no_plan(cfg, skeleton, solve(skeleton.problem, "highs", solver_mip_gap(cfg), adv.time_limit_seconds),
                             currency, time.perf_counter() - t0)
         if adv.adstock_method == "decomposition":
             from optimizer.errors import ScenarioError
@@ -149,23 +167,40 @@ def allocate_advanced(cfg: AdvancedBudget, solver: str | None = None, currency: 
 
     if lagrange.applies(first) and name == "highs":
         return _allocate_lp(cfg, first, currency, t0, with_frontier)
-    extra: dict[int, np.ndarray] = {}
-    for _ in range(MAX_CONVEX_ROUNDS + 1):
-        form = build(cfg, extra_breaks=extra)
-        sol = solve(form.problem, name, adv.mip_gap_relative, adv.time_limit_seconds)
-        if not sol.has_point:
-            return _no_plan(cfg, form, sol, currency, time.perf_counter() - t0)
-        more = convex_refinement(form, sol, adv.curve_tolerance_relative)
-        if not more:
+    mip_gap = solver_mip_gap(cfg)
+    tol = adv.curve_tolerance_relative
+    for attempt in range(MAX_TOLERANCE_ROUNDS + 1):
+        extra: dict[int, np.ndarray] = {}
+        for _ in range(MAX_CONVEX_ROUNDS + 1):
+            form = build(cfg, extra_breaks=extra, tolerance_relative=tol)
+            sol = solve(form.problem, name, mip_gap, adv.time_limit_seconds)
+            if not sol.has_point:
+                return _no_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+            more = convex_refinement(form, sol, tol)
+            if not more:
+                break
+            for ci, pts in more.items():
+                extra[ci] = np.unique(np.concatenate([extra.get(ci, np.zeros(0)), pts]))
+        result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+        # the certified gap is MIP gap + chord errors: when the chords keep it above the target, cut
+        # finer pieces (error falls with the square of the piece width) rather than report "feasible"
+        chord = form.model.resp_weight * float(form.cell_error.sum())
+        value = abs(result.objective_value) if math.isfinite(result.objective_value) else 0.0
+        if (result.optimality_gap <= cfg.gap_tolerance_relative or not math.isfinite(result.optimality_gap)
+                or value <= 0 or chord <= 0.5 * cfg.gap_tolerance_relative * value):
             break
-        for ci, pts in more.items():
-            extra[ci] = np.unique(np.concatenate([extra.get(ci, np.zeros(0)), pts]))
-    result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+        tol = tol * max(0.05, min(0.5, 0.4 * cfg.gap_tolerance_relative * value / chord))
     return _attach_frontier(result, cfg, currency, with_frontier)
 
 
-def _attach_frontier(result: AdvancedResult, cfg: AdvancedBudget, currency: str | None,
-                     with_frontier: bool) -> AdvancedResult:
+def solver_mip_gap(cfg: AdvancedBudget) -> float:
+    """The MIP gap asked of the solver: ``mip_gap_relative``, but at most half the certified-gap target
+    (the other half is left for the chord error), so that a plan can be certified ``optimal``."""
+    return min(cfg.advanced.mip_gap_relative, 0.5 * cfg.gap_tolerance_relative)
+
+
+def _attach_frontier(result: BudgetResult, cfg: AdvancedBudget, currency: str | None,
+                     with_frontier: bool) -> BudgetResult:
     """``result`` with the budget frontier when the config asks for one (and the caller wants it)."""
     if not with_frontier or cfg.advanced.frontier is None:
         return result
@@ -177,14 +212,14 @@ def _attach_frontier(result: AdvancedResult, cfg: AdvancedBudget, currency: str 
 
 
 def _allocate_decomposed(cfg: AdvancedBudget, skeleton: Formulation, currency: str | None, t0: float,
-                         with_frontier: bool = True) -> AdvancedResult:
+                         with_frontier: bool = True) -> BudgetResult:
     """Adstock plan on the exact curves by price decomposition (:mod:`.decompose`); the LP if uncertified."""
     from dataclasses import replace
 
     from optimizer.budget.advanced import decompose, lagrange
 
     adv = cfg.advanced
-    target = cfg.gap_tolerance_relative + adv.mip_gap_relative
+    target = cfg.gap_tolerance_relative
     res = decompose.solve_decomposed(skeleton, target, adv.time_limit_seconds)
     gap = res.gap
     if gap > target:
@@ -199,8 +234,7 @@ def _allocate_decomposed(cfg: AdvancedBudget, skeleton: Formulation, currency: s
         result = _allocate_lp(cfg, first, currency, t0, with_frontier)
         note = (f"the price decomposition stopped at a certified gap of {gap:.1e} ({res.message}); "
                 "the plan comes from the piecewise-linear LP instead")
-        return replace(result, warnings=(*result.warnings, note),
-                       extra={**result.extra, "method": "lp after decomposition"})
+        return replace(result, warnings=(*result.warnings, note), method="lp after decomposition")
     n = skeleton.n_cells
     x = np.zeros(skeleton.problem.n_cols)
     x[skeleton.x_col:skeleton.x_col + n] = res.x
@@ -208,24 +242,25 @@ def _allocate_decomposed(cfg: AdvancedBudget, skeleton: Formulation, currency: s
     upper = res.lower if gap == 0.0 else res.upper
     sol = MipSolution(SolveStatus.OPTIMAL, x, res.lower, upper, 0.0, res.row_dual, "dmpopt-decomposition",
                       f"Newton on numpy {np.__version__}", res.seconds, res.message)
-    result = read_plan(cfg, skeleton, sol, currency, time.perf_counter() - t0, clean=False)
+    result = read_plan(cfg, skeleton, sol, currency, time.perf_counter() - t0, clean=False, true_bound=True)
     n_priced = skeleton.problem.n_rows - n
-    result = replace(result, n_variables=n, n_rows=n_priced, extra={
-        **result.extra, "method": "decomposition", "price_iterations": res.outer_iterations,
+    result = replace(result, n_variables=n, n_rows=n_priced, method="decomposition", details={
+        **result.details, "price_iterations": res.outer_iterations,
         "newton_steps": res.newton_iterations})
     return _attach_frontier(result, cfg, currency, with_frontier)
 
 
 def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t0: float,
-                 with_frontier: bool = True) -> AdvancedResult:
+                 with_frontier: bool = True) -> BudgetResult:
     """LP path: coarse pieces, dual (Lagrangian) bound, refine pieces around the plan until certified."""
     from dataclasses import replace
 
     from optimizer.budget.advanced import lagrange
 
     adv = cfg.advanced
-    target = cfg.gap_tolerance_relative + adv.mip_gap_relative
+    target = cfg.gap_tolerance_relative
     warm = None
+    fine_tried = False
     for rnd in range(MAX_LP_ROUNDS + 1):
         # adstock LPs: the dual simplex beat interior point up to ~2.5e5 columns here (3.3 vs 10.5 CPU s
         # at 52 weeks x 200 channels) but not at 1e6 (63 s vs ~45 s): see docs/performance-budget-advanced.md
@@ -237,6 +272,13 @@ def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t
             sol, basis = _solve_warm(form, warm, adv.mip_gap_relative, adv.time_limit_seconds)
         if sol is None or not sol.has_point:
             sol, basis = _solve_lp(form, adv.mip_gap_relative, adv.time_limit_seconds, alg, None)
+        if (sol.status == SolveStatus.INFEASIBLE and not fine_tried
+                and any(g.kind == "response" for g in form.model.groups)):
+            # response floors were tested on coarse chords, which lie below the curves: cut the pieces to
+            # the curve tolerance before calling the plan infeasible (issue #10, defect 3)
+            fine_tried = True
+            form, warm = build(cfg), None
+            sol, basis = _solve_lp(form, adv.mip_gap_relative, adv.time_limit_seconds, "auto", None)
         if not sol.has_point:
             return _no_plan(cfg, form, sol, currency, time.perf_counter() - t0)
         x = np.maximum(sol.x[form.x_col:form.x_col + form.n_cells], 0.0)
@@ -252,12 +294,11 @@ def _allocate_lp(cfg: AdvancedBudget, form: Formulation, currency: str | None, t
         # warm start only between localized rounds: from the coarse first plan, which lies far from the
         # optimum, a cold solve (with presolve) was 5x faster than the mapped basis
         warm = None if basis is None or rnd == 0 else (prev, sol, basis)
-    # the bound replaces the chord-error sum: read_plan adds cell errors to sol.bound, so pass the
-    # dual bound net of them
-    sol = replace(sol, bound=upper - form.model.resp_weight * float(form.cell_error.sum()))
-    result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0)
+    # the Lagrangian dual bound holds on the true curves: no chord errors to add
+    sol = replace(sol, bound=upper)
+    result = read_plan(cfg, form, sol, currency, time.perf_counter() - t0, true_bound=True)
     result = _attach_frontier(result, cfg, currency, with_frontier)
-    return replace(result, extra={**result.extra, "refinement_rounds": rnd})
+    return replace(result, refinement_rounds=rnd)
 
 
 def _solve_lp(form: Formulation, mip_gap: float, time_limit: float, alg: str,
@@ -328,56 +369,50 @@ def _solve_warm(form: Formulation, warm: tuple, mip_gap: float, time_limit: floa
     return _solve_lp(form, mip_gap, time_limit, "simplex", (col, prow.copy()))
 
 
-def _clean_spend(form: Formulation, sol: MipSolution, x: np.ndarray) -> np.ndarray:
-    """``x`` with spends below 1e-9 of the largest set to 0, unless that breaks a row the solver's
-    plan met (a floor of a few millionths, say): then ``x`` unchanged."""
-    small = x < 1e-9 * max(1.0, float(x.max(initial=0.0)))
-    if not small.any() or not (x[small] > 0).any():
-        return np.where(small, 0.0, x)
-    p = form.problem
-    keep = np.ones(p.n_rows, dtype=bool)
-    keep[form.link_row:form.link_row + form.n_cells] = False  # links move with x by construction
-    full = np.asarray(sol.x, dtype=float).copy()
-    before = p.A @ full
-    full[form.x_col:form.x_col + form.n_cells] = np.where(small, 0.0, x)
-    after = p.A @ full
-    tol = 1e-9 * np.maximum(np.abs(before), 1.0)
-    was_ok = (before >= p.row_lo - tol) & (before <= p.row_hi + tol)
-    now_ok = (after >= p.row_lo - tol) & (after <= p.row_hi + tol)
-    return x if np.any(keep & was_ok & ~now_ok) else np.where(small, 0.0, x)
-
-
 def read_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency: str | None,
-              elapsed: float, clean: bool = True) -> AdvancedResult:
-    """Turn a solver answer into an :class:`AdvancedResult` with certified bounds.
+              elapsed: float, clean: bool = True, method: str | None = None, true_bound: bool = False
+              ) -> BudgetResult:
+    """Turn a solver answer into a :class:`BudgetResult` with a verified certificate.
 
-    ``clean`` zeroes spends below 1e-9 of the largest (simplex / interior-point noise); the
-    decomposition's plan has exact zeros already and small spends that floors may need.
+    ``clean`` removes solver noise (:func:`.certificate.clean_plan`: sub-tolerance spend, flags and
+    units recomputed, rows re-checked); the decomposition's plan has exact zeros already and small
+    spends that floors may need. The bound is checked (:func:`.certificate.verify_bound`) and the
+    certified gap is computed on the TRUE curves: ``upper = bound + sum of chord errors`` (``true_bound``:
+    the bound already holds on the true curves, e.g. a Lagrangian dual bound).
     """
+    from optimizer.budget.advanced.certificate import clean_plan, verify_bound
+
     model = form.model
     cells = model.cells
     n = cells.n
-    x = np.maximum(sol.x[form.x_col:form.x_col + n], 0.0)
+    cpu = np.array([c.cost_per_unit if c.cost_per_unit is not None else np.nan for c in cfg.channels])
+    warnings: list[str] = []
+    full = np.asarray(sol.x, dtype=float)
+    x = np.maximum(full[form.x_col:form.x_col + n], 0.0)
+    used, active = _binary(full, form.used_of_cell), _binary(full, form.active_of_channel)
+    used = np.where(form.used_of_cell >= 0, used, (x > 0).astype(float))
+    active_c = np.bincount(cells.channel, weights=x, minlength=len(cfg.channels)) > 0
+    active = np.where(form.active_of_channel >= 0, active, active_c.astype(float))
     if clean:
-        x = _clean_spend(form, sol, x)
+        cp = clean_plan(form, full, cpu)
+        x, used, active, full = cp.x, cp.used, cp.active, cp.full
+        warnings.extend(cp.warnings)
+    target = cfg.gap_tolerance_relative
+    check = verify_bound(form, sol, full, solver_mip_gap(cfg), cfg.advanced.time_limit_seconds)
+    warnings.extend(check.warnings)
     ev = evaluate(form, x)
-    used = _binary(sol.x, form.used_of_cell)
-    active = _binary(sol.x, form.active_of_channel)
     setup = float(form.setup_cost_cell @ used + form.setup_cost_channel @ active)
     total_spend = float(x.sum())
     rw, sw = model.resp_weight, model.spend_weight
     lower = rw * float(ev["response"].sum()) + sw * (total_spend + setup)
-    upper = sol.bound + rw * float(form.cell_error.sum())
+    upper = check.bound + (0.0 if true_bound else rw * float(form.cell_error.sum()))
     gap = relative_gap(lower, upper)
-    warnings: list[str] = []
-    # the MIP gap and the chord error add up: the target is the sum of the two tolerances
-    target_gap = cfg.gap_tolerance_relative + cfg.advanced.mip_gap_relative
-    status = "optimal" if sol.status == SolveStatus.OPTIMAL and gap <= target_gap * (1 + 1e-9) else "feasible"
+    proved = sol.status == SolveStatus.OPTIMAL and check.proved
+    status = certified_status(gap, target, proved)
     if sol.status == SolveStatus.FEASIBLE:
         warnings.append(f"solver {sol.solver} stopped before closing the MIP gap ({sol.message}); MIP gap {sol.mip_gap:.2e}")
-    if gap > target_gap:
-        warnings.append(f"the certified optimality gap is {gap:.2e}, above the target {target_gap:.1e}; the plan is "
-                        "valid but may be improvable by up to that fraction (lower curve_tolerance_relative)")
+    if gap > target:
+        warnings.append(gap_warning(gap, target, " (lower curve_tolerance_relative or mip_gap_relative)"))
     # response rows were solved on chords: check them on the true curves
     for g in model.groups:
         if g.kind != "response":
@@ -395,91 +430,53 @@ def read_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency
             warnings.append(f"on the true curves the plan's ROAS is {resp_all / spend_all:.4g}, below the target {t.min_roas:g}")
         if t.kind == "cpa" and spend_all > t.max_cpa * resp_all * (1 + 1e-6):
             warnings.append(f"on the true curves the plan's CPA is {spend_all / resp_all:.4g}, above the target {t.max_cpa:g}")
-    ch_names = np.array([c.name for c in cfg.channels], dtype=object)
-    cpu = np.array([c.cost_per_unit if c.cost_per_unit is not None else np.nan for c in cfg.channels])
-    cell_used = np.where(form.used_of_cell >= 0, used, (x > 0).astype(float))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        alloc = pd.DataFrame({
-            "channel": ch_names[cells.channel], "segment": np.array(model.segment_names, dtype=object)[cells.segment],
-            "period": np.array(model.period_names, dtype=object)[cells.period], "spend": x,
-            "effective_spend": ev["effective"], "units": x / cpu[cells.channel], "used": cell_used,
-            "response": ev["response"], "roi": np.where(x > 0, ev["response"] / np.where(x > 0, x, 1.0), np.nan),
-            "marginal_roi": ev["marginal"],
-        })
+    ch_names = [c.name for c in cfg.channels]
     n_c = len(ch_names)
-    spend_c = np.bincount(cells.channel, weights=x, minlength=n_c)
-    resp_c = np.bincount(cells.channel, weights=ev["response"], minlength=n_c)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        totals = pd.DataFrame({
-            "channel": ch_names, "spend": spend_c, "units": spend_c / cpu,
-            "active": np.where(form.active_of_channel >= 0, active, (spend_c > 0).astype(float)),
-            "setup_cost": form.setup_cost_channel * active
-            + np.bincount(cells.channel, weights=form.setup_cost_cell * used, minlength=n_c),
-            "response": resp_c, "roi": np.where(spend_c > 0, resp_c / np.where(spend_c > 0, spend_c, 1.0), np.nan),
-            "share": spend_c / total_spend if total_spend > 0 else np.zeros(n_c),
-        })
+    setup_c = form.setup_cost_channel * active + np.bincount(cells.channel, weights=form.setup_cost_cell * used,
+                                                                minlength=n_c)
+    alloc, totals = plan_tables(
+        channel_names=ch_names, segment_names=model.segment_names, period_names=model.period_names,
+        cell_channel=cells.channel, cell_segment=cells.segment, cell_period=cells.period, spend=x,
+        response=ev["response"], marginal=ev["marginal"], cost_per_unit=cpu, budget=budget_amount(cfg),
+        effective=ev["effective"], used=used, active=active, setup_cost_channel=setup_c)
     sign = -1.0 if minimises(cfg) else 1.0
-    return AdvancedResult(
+    n_int = int(form.problem.integrality.sum())
+    binding = ()
+    if n_int == 0 and model.groups:
+        from optimizer.budget.shadow import binding_constraints
+
+        binding = binding_constraints(model, x, ev["response"], ev["marginal"], currency)
+    return BudgetResult(
         status=status, objective_name=cfg.objective.kind, objective_value=sign * lower, bound=sign * upper,
-        optimality_gap=gap, mip_gap=sol.mip_gap, total_spend=total_spend, setup_cost=setup,
+        optimality_gap=gap, mip_gap=check.mip_gap, total_spend=total_spend, setup_cost=setup,
         total_response=float(ev["response"].sum()), allocations=alloc, channel_totals=totals,
-        warnings=tuple(warnings), solver=sol.solver, solver_version=sol.solver_version,
-        n_variables=form.problem.n_cols, n_integer=int(form.problem.integrality.sum()), n_rows=form.problem.n_rows,
-        time_seconds=elapsed, currency=currency, response_unit=cfg.response_unit,
+        binding_constraints=binding, warnings=tuple(warnings), solver=sol.solver, solver_version=sol.solver_version,
+        method=method or ("milp" if n_int else "lp"), n_variables=form.problem.n_cols, n_integer=n_int,
+        n_rows=form.problem.n_rows, time_seconds=elapsed, currency=currency, response_unit=cfg.response_unit,
+        marginal_roi_text=marginal_roi_sentences(totals, cfg.response_unit, currency), gap_target=target,
     )
 
 
 def _no_plan(cfg: AdvancedBudget, form: Formulation, sol: MipSolution, currency: str | None,
-             elapsed: float) -> AdvancedResult:
+             elapsed: float) -> BudgetResult:
     """A result without a plan, explained in money where we can."""
     explanation: list[str] = []
     status = sol.status.value
     if sol.status == SolveStatus.INFEASIBLE:
+        from optimizer.budget.advanced.explain import explain_infeasible
+
         explanation = explain_infeasible(cfg, currency)
     elif sol.status == SolveStatus.UNBOUNDED:
         explanation = ["the objective can grow without limit: add a total_budget or max_spend on the channels"]
     else:
         explanation = [f"solver {sol.solver} failed: {sol.message}"]
-    empty = pd.DataFrame()
-    return AdvancedResult(
+    alloc, totals = empty_tables()
+    n_int = int(form.problem.integrality.sum())
+    return BudgetResult(
         status=status, objective_name=cfg.objective.kind, objective_value=math.nan, bound=math.nan,
         optimality_gap=math.nan, mip_gap=math.nan, total_spend=math.nan, setup_cost=math.nan,
-        total_response=math.nan, allocations=empty, channel_totals=empty, explanation=tuple(explanation),
-        solver=sol.solver, solver_version=sol.solver_version, n_variables=form.problem.n_cols,
-        n_integer=int(form.problem.integrality.sum()), n_rows=form.problem.n_rows, time_seconds=elapsed,
-        currency=currency, response_unit=cfg.response_unit,
+        total_response=math.nan, allocations=alloc, channel_totals=totals, explanation=tuple(explanation),
+        solver=sol.solver, solver_version=sol.solver_version, method="milp" if n_int else "lp",
+        n_variables=form.problem.n_cols, n_integer=n_int, n_rows=form.problem.n_rows, time_seconds=elapsed,
+        currency=currency, response_unit=cfg.response_unit, gap_target=cfg.gap_tolerance_relative,
     )
-
-
-def explain_infeasible(cfg: AdvancedBudget, currency: str | None) -> list[str]:
-    """Why the problem has no plan: the core's money diagnosis, then the target, then the integer rules."""
-    from optimizer.budget.allocation import allocate
-
-    out: list[str] = []
-    t = cfg.advanced.target
-    plain = cfg.model_copy(update={"advanced": cfg.advanced.model_copy(update={"target": None})})
-    base = build(plain)
-    base_sol = solve(base.problem, "highs", 1e-6, cfg.advanced.time_limit_seconds)
-    if not base_sol.has_point:
-        core = core_config(cfg)
-        res = allocate(core, solver="highs", currency=currency)
-        if res.status == "infeasible" and res.explanation:
-            out.extend(res.explanation)
-        else:
-            out.append("the integer rules cannot all hold together (minimum spend if used, at most N channels, "
-                       "whole units) with the budget and limits; relax advanced.rules or advanced.max_active_channels")
-        return out
-    if t is not None:
-        from optimizer.budget.advanced.targets import best_ratio
-
-        best = best_ratio(cfg)
-        if t.kind == "roas":
-            out.append(f"advanced.target.min_roas is {t.min_roas:g}; the best achievable ROAS under these caps is "
-                       f"{best:.3g}, below the target {t.min_roas:g}: lower the target or relax the minimum spends")
-        else:
-            cpa = 1.0 / best if best > 0 else math.inf
-            out.append(f"advanced.target.max_cpa is {money(t.max_cpa, currency)}; the best achievable CPA under these caps "
-                       f"is {money(cpa, currency)}, above the target: raise max_cpa or relax the minimum spends")
-    else:
-        out.append("no plan satisfies every limit; relax a minimum or raise the budget")
-    return out

@@ -17,11 +17,16 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from optimizer.validation import FieldProblems, refuse_bool
+
 _CFG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _Model(BaseModel):
     model_config = _CFG
+
+    # ``setup_cost: yes`` must not become 1 (YAML booleans are ints to pydantic)
+    _no_bool = model_validator(mode="before")(classmethod(refuse_bool))
 
 
 class SHillResponse(_Model):
@@ -97,7 +102,8 @@ class FrontierOptions(_Model):
     @model_validator(mode="after")
     def _order(self) -> "FrontierOptions":
         if self.min_budget is not None and self.max_budget is not None and self.min_budget >= self.max_budget:
-            raise ValueError(f"min_budget {self.min_budget:g} must be below max_budget {self.max_budget:g}")
+            raise FieldProblems([(("min_budget",), self.min_budget,
+                                  f"min_budget must be below max_budget {self.max_budget:g}")])
         return self
 
 
@@ -131,7 +137,10 @@ class Uncertainty(_Model):
     def _same_count(self) -> "Uncertainty":
         counts = {c.channel: len(c.draws) for c in self.channels}
         if len(set(counts.values())) > 1:
-            raise ValueError(f"every channel needs the same number of draws; got {counts}")
+            first = len(self.channels[0].draws)
+            k = next(i for i, c in enumerate(self.channels) if len(c.draws) != first)
+            raise FieldProblems([(("channels", k, "draws"), f"{len(self.channels[k].draws)} draws",
+                                  f"every channel needs the same number of draws (channels[0] has {first}); got {counts}")])
         return self
 
 
@@ -162,9 +171,15 @@ class AdvancedBudgetConfig(_Model):
     @model_validator(mode="after")
     def _unique(self) -> "AdvancedBudgetConfig":
         names = [r.channel for r in self.rules]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"rules name channel(s) {dup} more than once; give one rules entry per channel")
+        first: dict[str, int] = {}
+        problems = []
+        for i, n in enumerate(names):
+            if n in first:
+                problems.append((("rules", i, "channel"), n, f"rules[{first[n]}] names the same channel; give one "
+                                 "rules entry per channel"))
+            first.setdefault(n, i)
+        if problems:
+            raise FieldProblems(problems)
         return self
 
     def rules_for(self, channel: str) -> ChannelRules | None:

@@ -74,7 +74,7 @@ class CellCurves:
         kind = np.zeros(n, dtype=np.int8)
         p1, p2, p3 = np.zeros(n), np.zeros(n), np.zeros(n)
         for ci, curve in enumerate(form.curves):
-            m = cells.channel == ci
+            m = cells.curve == ci
             if not m.any():
                 continue
             k = getattr(curve, "kind", None)

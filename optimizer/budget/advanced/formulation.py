@@ -104,9 +104,10 @@ def core_config(cfg: AdvancedBudget) -> BudgetConfig:
 def channel_curves(cfg: AdvancedBudget, model: BudgetModel) -> tuple[AnyCurve, ...]:
     """Curve per channel: the S-curve where one is set, else the core curve."""
     out: list[AnyCurve] = []
-    for ci, core_curve in enumerate(model.curves):
-        s = cfg.s_curve_of(ci)
-        out.append(SCurve(s.max_response, s.half_saturation_spend, s.shape) if s is not None else core_curve)
+    for ci, core_curve in enumerate(model.curves):  # one per channel and segment share, see BudgetModel
+        s = cfg.s_curve_of(int(model.curve_channel[ci]))
+        a = float(model.curve_share[ci])  # the segment's audience share: a * f(x / a)
+        out.append(SCurve(s.max_response * a, s.half_saturation_spend * a, s.shape) if s is not None else core_curve)
     return tuple(out)
 
 
@@ -213,9 +214,10 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
 
     # ---- pieces per channel on [0, max effective spend], clipped per cell
     p_cell, p_lo, p_hi = [], [], []
+    planned: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     tol = adv.curve_tolerance_relative if tolerance_relative is None else tolerance_relative
     for ci, curve in enumerate(curves if pieces is None and not one_piece else ()):
-        cidx = np.nonzero(cells.channel == ci)[0]
+        cidx = np.nonzero(cells.curve == ci)[0]
         if cidx.size == 0:
             continue
         dom = eff_upper[cidx]
@@ -223,13 +225,25 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
         if not math.isfinite(top) and curve.kind not in ("linear", "table"):
             from optimizer.errors import ScenarioError
 
-            raise ScenarioError(f"channel {cfg.channels[ci].name!r} has a {curve.kind} curve but no spend cap; "
+            raise ScenarioError(f"channel {cfg.channels[model.curve_channel[ci]].name!r} has a {curve.kind} curve but no spend cap; "
                                 "add max_spend to it or a total_budget.")
         ctol = max(CONVEX_START_TOLERANCE, tol) if convex_tolerance_relative is None else convex_tolerance_relative
         b = breakpoints(curve, top, tol, convex_tolerance_relative=ctol,
                         extra=(extra_breaks or {}).get(ci), n_start=n_start)
         if b.size < 2:
             continue
+        planned.append((cidx, dom, b))
+    # refuse a model that cannot fit before the pieces are broadcast to every cell (defect 11)
+    from optimizer.budget.estimate import ModelSize, check_size
+
+    n_pieces = sum(cidx.size * (b.size - 1) for cidx, _, b in planned)
+    n_groups = len(model.groups)
+    check_size(ModelSize(n_pieces + 3 * n_cells, n_cells + sum(len(g.entities) for g in model.groups),
+                         n_pieces * (1 + n_groups) + 4 * n_cells),
+               f"the budget model ({n_cells:,} cells, curve_tolerance_relative {tol:g})",
+               "raise advanced.curve_tolerance_relative (fewer pieces per curve), or plan fewer channels x "
+               "segments x periods at once")
+    for cidx, dom, b in planned:
         lo = np.broadcast_to(b[:-1], (cidx.size, b.size - 1))
         hi = np.minimum(b[1:][None, :], dom[:, None])
         keep = hi > lo
@@ -249,7 +263,7 @@ def build(cfg: AdvancedBudget, total_budget: float | None = None,
     n_pieces = piece_cell.size
     piece_slope = np.zeros(n_pieces)
     piece_err = np.zeros(n_pieces)
-    ch_of_piece = cells.channel[piece_cell]
+    ch_of_piece = cells.curve[piece_cell]  # curve (channel x segment) of each piece
     for ci, curve in enumerate(curves):
         m = ch_of_piece == ci
         if not m.any():

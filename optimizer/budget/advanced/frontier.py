@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from optimizer.budget.advanced.formulation import build
-from optimizer.budget.advanced.result import FrontierResult
+from optimizer.budget.results import FrontierResult
 from optimizer.budget.advanced.schema import AdvancedBudget
 from optimizer.budget.advanced.solve import HighsModel
+from optimizer.budget.allocation import relative_gap
+from optimizer.budget.backends.base import SolveStatus
 from optimizer.budget.money import money, rate_text
+from optimizer.budget.results import certified_status
 
 
 def budget_levels(cfg: AdvancedBudget) -> np.ndarray:
@@ -32,8 +37,12 @@ def budget_levels(cfg: AdvancedBudget) -> np.ndarray:
     return np.linspace(lo, hi, opts.n_levels)
 
 
-def frontier(cfg: AdvancedBudget, currency: str | None = None, levels: np.ndarray | None = None) -> FrontierResult:
-    """Re-solve the plan at every budget level; see the module docstring."""
+def frontier(cfg: AdvancedBudget, currency: str | None = None, levels: np.ndarray | None = None,
+             progress: Callable[[int, int], None] | None = None) -> FrontierResult:
+    """Re-solve the plan at every budget level; see the module docstring.
+
+    ``progress(done, total)`` is called after each level (the CLI shows the count on stderr).
+    """
     from optimizer.budget.advanced.allocate import evaluate
 
     t0 = time.perf_counter()
@@ -41,17 +50,23 @@ def frontier(cfg: AdvancedBudget, currency: str | None = None, levels: np.ndarra
     # one model for every level: no per-level convex refinement, so convex pieces start fine
     form = build(cfg, total_budget=float(levels[-1]),
                  convex_tolerance_relative=cfg.advanced.curve_tolerance_relative)
-    hm = HighsModel(form.problem, cfg.advanced.mip_gap_relative, cfg.advanced.time_limit_seconds)
+    hm = HighsModel(form.problem, min(cfg.advanced.mip_gap_relative, 0.5 * cfg.gap_tolerance_relative), cfg.advanced.time_limit_seconds)
     row = form.budget_row
     equal = cfg.total_budget.mode == "equal"
     n = form.n_cells
     rows = []
     prev = None
-    for b in levels:
+    from optimizer.budget.advanced import lagrange
+
+    use_dual_bound = not hm.is_mip and lagrange.applies(form)
+    for i_level, b in enumerate(levels):
+        if progress is not None:
+            progress(i_level, len(levels))
         hm.set_row_bounds(row, b if equal else -math.inf, b)
         sol = hm.run(start=prev)
         if not sol.has_point:
-            rows.append({"budget": b, "status": sol.status.value, "spend": math.nan, "response": math.nan,
+            rows.append({"budget": b, "status": sol.status.value, "optimality_gap": math.nan, "spend": math.nan,
+                         "response": math.nan,
                          "roi": math.nan, "marginal_roi": math.nan, "holds_until_budget": math.nan})
             continue
         x = np.maximum(sol.x[:n], 0.0)
@@ -71,7 +86,18 @@ def frontier(cfg: AdvancedBudget, currency: str | None = None, levels: np.ndarra
                 until = hm.budget_ranging(row)[1]
             except Exception:  # noqa: BLE001 - ranging is informative only; a failure must not lose the table
                 until = math.nan
-        rows.append({"budget": b, "status": sol.status.value, "spend": spend, "response": resp,
+        # the plan's status, in the one meaning of every budget result: certified gap on the true curves
+        lower = form.model.resp_weight * resp + form.model.spend_weight * spend
+        if use_dual_bound:  # an LP on concave curves: the Lagrangian bound from its duals (tight)
+            lo_b, hi_b = form.problem.row_lo.copy(), form.problem.row_hi.copy()
+            lo_b[row], hi_b[row] = (b if equal else -math.inf), b  # the level's budget, as loaded in HiGHS
+            at_level = replace(form, problem=replace(form.problem, row_lo=lo_b, row_hi=hi_b))
+            upper = lagrange.dual_bound(at_level, sol)
+        else:  # a MILP: the solver's bound plus every cell's largest chord error
+            upper = sol.bound + form.model.resp_weight * float(form.cell_error.sum())
+        gap = relative_gap(lower, upper)
+        status = certified_status(gap, cfg.gap_tolerance_relative, sol.status == SolveStatus.OPTIMAL)
+        rows.append({"budget": b, "status": status, "optimality_gap": gap, "spend": spend, "response": resp,
                      "roi": resp / spend if spend > 0 else math.nan, "marginal_roi": marg,
                      "holds_until_budget": until if (math.isnan(until) or until < 1e30) else math.inf})
         prev = sol.x if hm.is_mip and not equal else None
@@ -80,6 +106,8 @@ def frontier(cfg: AdvancedBudget, currency: str | None = None, levels: np.ndarra
         r = table["response"].to_numpy()
         table["marginal_roi"] = np.r_[np.nan, np.diff(r) / np.diff(levels)]
     sentences = ranging_sentences(table, cfg.response_unit, currency)
+    if progress is not None:
+        progress(len(levels), len(levels))
     return FrontierResult(table, sentences, time.perf_counter() - t0)
 
 

@@ -71,12 +71,12 @@ def dual_bound(form: Formulation, sol: MipSolution, stationary_effective: np.nda
     if stationary_effective is not None:
         e = np.clip(stationary_effective, 0.0, E)
         for ci, curve in enumerate(form.curves):
-            m = cells.channel == ci
+            m = cells.curve == ci
             if m.any():
                 total += float(np.sum(a[m] * curve.value(e[m]) - pi[m] * e[m]))
         return total
     for ci, curve in enumerate(form.curves):
-        m = cells.channel == ci
+        m = cells.curve == ci
         if m.any():
             total += float(curve.lagrangian_max(a[m], pi[m], E[m]).sum())
     return total
@@ -87,7 +87,7 @@ def refine_around(form: Formulation, eff: np.ndarray, split: int = 8) -> tuple[n
     cell, lo, hi = form.piece_cell, form.piece_lo, form.piece_hi
     e = eff[cell]
     tol = 1e-9 * np.maximum(hi, 1.0)
-    nonlinear = np.array([not c.is_piecewise_linear for c in form.curves])[form.model.cells.channel[cell]]
+    nonlinear = np.array([not c.is_piecewise_linear for c in form.curves])[form.model.cells.curve[cell]]
     mark = nonlinear & (lo <= e + tol) & (e <= hi + tol)
     reps = np.where(mark, split, 1)
     new_cell = np.repeat(cell, reps)
@@ -115,7 +115,7 @@ def localize(form: Formulation, eff: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """
     cells = form.model.cells
     E = form.effective_upper
-    nonlinear = np.array([not c.is_piecewise_linear for c in form.curves])[cells.channel]
+    nonlinear = np.array([not c.is_piecewise_linear for c in form.curves])[cells.curve]
     move = nonlinear & (eff > 0) & np.isfinite(E)
     keep_piece = ~move[form.piece_cell]
     idx = np.nonzero(move)[0]

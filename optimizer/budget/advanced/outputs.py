@@ -1,38 +1,20 @@
-"""Files written with an advanced plan: allocations, channel totals, frontier table + plots, risk plot.
-
-Returns ``{file name: bytes}``; the caller writes each with ``optimizer.io.atomic_write_bytes``
-(:func:`write_outputs` does it for a folder).
-"""
+"""Write a budget plan's files into a folder (the files themselves come from :mod:`optimizer.budget.report`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from optimizer.budget.advanced.result import AdvancedResult
+from optimizer.budget.results import BudgetResult
 
 
-def advanced_files(result: AdvancedResult, current_budget: float | None = None) -> dict[str, bytes]:
+def advanced_files(result: BudgetResult, current_budget: float | None = None) -> dict[str, bytes]:
     """allocations.csv, channel_totals.csv, and frontier.csv/png/svg, risk.png/svg when present."""
-    from optimizer.budget.advanced.plots import frontier_figure, risk_figure
+    from optimizer.budget.report import files
 
-    out: dict[str, bytes] = {}
-    if not result.allocations.empty:
-        out["allocations.csv"] = result.allocations.to_csv(index=False).encode("utf-8")
-        out["channel_totals.csv"] = result.channel_totals.to_csv(index=False).encode("utf-8")
-    if result.frontier is not None:
-        out["frontier.csv"] = result.frontier.table.to_csv(index=False).encode("utf-8")
-        figs = frontier_figure(result.frontier, result.currency, current_budget)
-        out["frontier.png"], out["frontier.svg"] = figs["png"], figs["svg"]
-    if result.risk is not None:
-        figs = risk_figure(np.array(result.risk.draw_response), result.risk.cvar_response, result.risk.cvar_level,
-                           result.currency)
-        out["risk.png"], out["risk.svg"] = figs["png"], figs["svg"]
-    return out
+    return files(result, current_budget)
 
 
-def write_outputs(result: AdvancedResult, folder: str | Path, current_budget: float | None = None) -> list[Path]:
+def write_outputs(result: BudgetResult, folder: str | Path, current_budget: float | None = None) -> list[Path]:
     """Write :func:`advanced_files` and ``plan.json`` atomically into ``folder``; return the paths."""
     from optimizer.io import atomic_write_bytes, atomic_write_json
 

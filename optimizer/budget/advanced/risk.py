@@ -19,15 +19,15 @@ import math
 import time
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from optimizer.budget.advanced.formulation import core_config
-from optimizer.budget.advanced.result import AdvancedResult, RiskResult
+from optimizer.budget.report import marginal_roi_sentences
+from optimizer.budget.results import BudgetResult, RiskResult, certified_status, gap_warning, plan_tables
 from optimizer.budget.advanced.schema import AdvancedBudget
 from optimizer.budget.advanced.scurve import breakpoints, chord_error
 from optimizer.budget.advanced.solve import solve
-from optimizer.budget.allocation import relative_gap
+from optimizer.budget.allocation import budget_amount, relative_gap
 from optimizer.budget.backends.base import SolveStatus
 from optimizer.budget.curves import Curve
 from optimizer.budget.problem import LPProblem, build_model
@@ -43,26 +43,50 @@ def cvar_of(values: np.ndarray, level: float) -> float:
 
 
 def draw_curves(cfg: AdvancedBudget, model) -> list[list[Curve]]:
-    """``curves[s][c]``: the curve of channel c in draw s."""
+    """``curves[s][k]``: curve k of the model (one per channel x segment, ``cells.curve``) in draw s."""
     unc = cfg.advanced.uncertainty
     by = {cd.channel: cd.draws for cd in unc.channels}
     n_s = len(unc.channels[0].draws)
     out = []
     for s in range(n_s):
         row = []
-        for ci, ch in enumerate(cfg.channels):
+        for ci, core in enumerate(model.curves):
+            ch = cfg.channels[int(model.curve_channel[ci])]
             if ch.name in by:
-                d = by[ch.name][s]
-                row.append(Curve("hill", (d.max_response, d.half_saturation_spend, d.shape)))
+                d = by[ch.name][s]  # a draw of the whole audience's curve, scaled to the segment
+                draw = Curve("hill", (d.max_response, d.half_saturation_spend, d.shape))
+                row.append(draw.scaled(float(model.curve_share[ci])))
             else:
-                row.append(model.curves[ci])
+                row.append(core)
         out.append(row)
     return out
 
 
-def allocate_risk(cfg: AdvancedBudget, currency: str | None = None, solver: str = "highs") -> AdvancedResult:
-    """Plan for the expected response or CVaR over the draws in ``cfg.advanced.uncertainty``."""
+#: Most re-solves with finer pieces when the chord error keeps the certified gap above the target.
+MAX_TOLERANCE_ROUNDS = 2
+
+
+def allocate_risk(cfg: AdvancedBudget, currency: str | None = None, solver: str = "highs") -> BudgetResult:
+    """Plan for the expected response or CVaR over the draws in ``cfg.advanced.uncertainty``.
+
+    The certified gap is the LP's chord error (worst draw); while it is above the target
+    (``gap_tolerance_relative``), the pieces are cut finer and the LP solved again (at most
+    :data:`MAX_TOLERANCE_ROUNDS` times), so a plan is ``optimal`` only when the target is met.
+    """
     t0 = time.perf_counter()
+    tol = cfg.advanced.curve_tolerance_relative
+    target = cfg.gap_tolerance_relative
+    for _ in range(MAX_TOLERANCE_ROUNDS + 1):
+        result = _allocate_risk_once(cfg, currency, solver, tol, t0)
+        gap = result.optimality_gap
+        if not result.has_plan or gap <= target or not math.isfinite(gap):
+            break
+        tol *= max(0.05, min(0.5, 0.5 * target / gap))
+    return result
+
+
+def _allocate_risk_once(cfg: AdvancedBudget, currency: str | None, solver: str, tol: float, t0: float) -> BudgetResult:
+    """One LP over the draws with pieces cut to chord tolerance ``tol``."""
     unc = cfg.advanced.uncertainty
     model = build_model(core_config(cfg))
     cells = model.cells
@@ -70,12 +94,11 @@ def allocate_risk(cfg: AdvancedBudget, currency: str | None = None, solver: str 
     curves = draw_curves(cfg, model)
     S = len(curves)
     alpha = 1.0 if unc.objective == "expected" else unc.cvar_level
-    tol = cfg.advanced.curve_tolerance_relative
     # pieces per draw
     pc, plo, phi, pslope, pdraw, err_cell_draw = [], [], [], [], [], np.zeros((S, n))
     for s in range(S):
         for ci, curve in enumerate(curves[s]):
-            cidx = np.nonzero(cells.channel == ci)[0]
+            cidx = np.nonzero(cells.curve == ci)[0]
             if cidx.size == 0:
                 continue
             dom = cells.upper[cidx]
@@ -144,7 +167,7 @@ def allocate_risk(cfg: AdvancedBudget, currency: str | None = None, solver: str 
     resp_draw = np.zeros((S, n))
     for s in range(S):
         for ci, curve in enumerate(curves[s]):
-            m = cells.channel == ci
+            m = cells.curve == ci
             resp_draw[s, m] = curve.value(x[m]) * cells.multiplier[m]
     R = resp_draw.sum(axis=1)
     value = cvar_of(R, alpha) + model.spend_weight * float(x.sum())
@@ -160,29 +183,22 @@ def allocate_risk(cfg: AdvancedBudget, currency: str | None = None, solver: str 
     slope_draw = np.zeros((S, n))
     for s in range(S):
         for ci, curve in enumerate(curves[s]):
-            m = cells.channel == ci
+            m = cells.curve == ci
             slope_draw[s, m] = np.nan_to_num(curve.slope(x[m]), posinf=np.inf) * cells.multiplier[m]
     cpu = np.array([ch.cost_per_unit if ch.cost_per_unit is not None else np.nan for ch in cfg.channels])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        alloc = pd.DataFrame({"channel": ch_names[cells.channel], "segment": np.array(model.segment_names, dtype=object)[cells.segment],
-                              "period": np.array(model.period_names, dtype=object)[cells.period], "spend": x,
-                              "units": x / cpu[cells.channel], "response": mean_cell,
-                              "roi": np.where(x > 0, mean_cell / np.where(x > 0, x, 1), np.nan),
-                              "marginal_roi": slope_draw.mean(axis=0)})
-        n_c = len(ch_names)
-        sc = np.bincount(cells.channel, weights=x, minlength=n_c)
-        rc = np.bincount(cells.channel, weights=mean_cell, minlength=n_c)
-        totals = pd.DataFrame({"channel": ch_names, "spend": sc, "response": rc,
-                               "roi": np.where(sc > 0, rc / np.where(sc > 0, sc, 1), np.nan),
-                               "share": sc / sc.sum() if sc.sum() > 0 else np.zeros(n_c)})
-    target = cfg.gap_tolerance_relative + cfg.advanced.mip_gap_relative
-    status = "optimal" if sol.status == SolveStatus.OPTIMAL and gap <= target else "feasible"
-    warnings = () if status == "optimal" else (f"the certified optimality gap is {gap:.2e}, above the target {target:.1e}",)
-    return AdvancedResult(
+    alloc, totals = plan_tables(
+        channel_names=list(ch_names), segment_names=model.segment_names, period_names=model.period_names,
+        cell_channel=cells.channel, cell_segment=cells.segment, cell_period=cells.period, spend=x,
+        response=mean_cell, marginal=slope_draw.mean(axis=0), cost_per_unit=cpu, budget=budget_amount(cfg))
+    target = cfg.gap_tolerance_relative
+    status = certified_status(gap, target, sol.status == SolveStatus.OPTIMAL)
+    warnings = () if gap <= target else (gap_warning(gap, target),)
+    return BudgetResult(
         status=status, objective_name=cfg.objective.kind, objective_value=value, bound=upper,
         optimality_gap=gap, mip_gap=0.0, total_spend=float(x.sum()), setup_cost=0.0, total_response=mean,
         allocations=alloc, channel_totals=totals, warnings=warnings, solver=sol.solver,
-        solver_version=sol.solver_version, n_variables=ncol, n_integer=0, n_rows=nr,
+        solver_version=sol.solver_version, method="risk", n_variables=ncol, n_integer=0, n_rows=nr,
         time_seconds=time.perf_counter() - t0, currency=currency, response_unit=cfg.response_unit, risk=risk,
-        extra={"n_draws": S, "budget_row": budget_row},
+        marginal_roi_text=marginal_roi_sentences(totals, cfg.response_unit, currency), gap_target=target,
+        details={"n_draws": S, "budget_row": budget_row},
     )

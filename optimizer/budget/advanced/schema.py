@@ -14,9 +14,11 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from optimizer.curves.reference import ACCEPTS_CURVE_REF, resolve_budget_draws
 from optimizer.budget.advanced.config import AdvancedBudgetConfig, CpaTarget, RoasTarget, SHillResponse
+from optimizer.validation import NO_VALUE, FieldProblems
 from optimizer.budget.config import (
     BudgetConfig,
     Channel,
@@ -31,6 +33,7 @@ from optimizer.budget.config import (
 AdvancedResponse = Annotated[
     Union[LinearResponse, HillResponse, LogResponse, PowerResponse, TableResponse, SHillResponse],
     Field(discriminator="kind"),
+    ACCEPTS_CURVE_REF,  # response: {from: curves.yaml, channel: c} (optimizer/curves/reference.py)
 ]
 
 
@@ -53,59 +56,82 @@ class AdvancedBudget(BudgetConfig):
         default_factory=AdvancedBudgetConfig, description="MILP rules, S-curves, adstock, targets, frontier, risk."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _curve_file_draws(cls, data: Any, info: ValidationInfo) -> Any:
+        # response: {from: ..., draws: true} feeds advanced.uncertainty (optimizer/curves/reference.py)
+        return resolve_budget_draws(data, info)
+
     @model_validator(mode="after")
     def _advanced_cross(self) -> "AdvancedBudget":
         adv = self.advanced
         names = [c.name for c in self.channels]
         by_name = {c.name: c for c in self.channels}
         amount = self.total_budget.amount if self.total_budget is not None else None
-        problems: list[str] = []
+        # (loc, value, message): each problem is reported at its own entry's line (FieldProblems)
+        problems: list[tuple[tuple, object, str]] = []
         for i, r in enumerate(adv.rules):
-            where = f"advanced.rules[{i}]"
+            where = ("advanced", "rules", i)
             if r.channel not in by_name:
-                problems.append(f"{where}.channel is {r.channel!r}, an unknown channel{_hint(r.channel, names)}")
+                problems.append((where + ("channel",), r.channel, f"an unknown channel{_hint(r.channel, names)}"))
                 continue
             ch = by_name[r.channel]
             if r.whole_units and ch.cost_per_unit is None:
-                problems.append(f"{where}.whole_units is true but channel {r.channel!r} has no cost_per_unit; add one")
+                problems.append((where + ("whole_units",), True,
+                                 f"channel {r.channel!r} has no cost_per_unit; add one (whole units cost cost_per_unit each)"))
             if r.s_curve is not None and isinstance(ch.response, SHillResponse):
-                problems.append(f"{where}.s_curve is set and channel {r.channel!r} already has an s_hill response; keep one")
+                problems.append((where + ("s_curve",), NO_VALUE,
+                                 f"channel {r.channel!r} already has an s_hill response; keep one of them"))
             cap = ch.spend_bounds(amount)[1]
             if r.min_spend_if_used is not None and r.min_spend_if_used > cap:
-                problems.append(
-                    f"{where}.min_spend_if_used is {r.min_spend_if_used:g} but channel {r.channel!r} can spend at "
-                    f"most {cap:g} (its caps); the channel could never be used: lower min_spend_if_used or raise the caps"
-                )
+                problems.append((where + ("min_spend_if_used",), r.min_spend_if_used,
+                                 f"advanced.rules[{i}].min_spend_if_used is {r.min_spend_if_used:g} but channel "
+                                 f"{r.channel!r} can spend at most {cap:g} (its caps); the channel could never be "
+                                 "used: lower min_spend_if_used or raise the caps"))
             if r.adstock is not None and self.periods is None:
-                problems.append(f"{where}.adstock needs periods (carry-over runs from one period to the next); add budget.periods")
+                problems.append((where + ("adstock",), NO_VALUE,
+                                 "adstock needs periods (carry-over runs from one period to the next); add budget.periods"))
         if adv.max_active_channels is not None:
             forced = [c.name for c in self.channels if (c.min_spend or 0) > 0 or (c.min_units or 0) > 0
                       or (c.frozen_spend or 0) > 0 or (c.min_response or 0) > 0]
             if len(forced) > adv.max_active_channels:
-                problems.append(
-                    f"advanced.max_active_channels is {adv.max_active_channels} but {len(forced)} channels must be "
-                    f"used ({', '.join(forced)}: they have a minimum or frozen spend); raise max_active_channels or "
-                    "drop those minimums"
-                )
+                problems.append((("advanced", "max_active_channels"), adv.max_active_channels,
+                                 f"advanced.max_active_channels is {adv.max_active_channels} but {len(forced)} channels "
+                                 f"must be used ({', '.join(forced)}: they have a minimum or frozen spend); raise "
+                                 "max_active_channels or drop those minimums"))
         t = adv.target
         if isinstance(t, RoasTarget) and self.response_unit != "currency":
-            problems.append("advanced.target.kind is 'roas' but response_unit is 'conversions'; use kind: cpa")
+            problems.append((("advanced", "target", "kind"), "roas",
+                             "response_unit is 'conversions'; use kind: cpa (advanced.target.kind is 'roas' but "
+                             "response_unit is 'conversions')"))
         if isinstance(t, CpaTarget) and self.response_unit != "conversions":
-            problems.append("advanced.target.kind is 'cpa' but response_unit is 'currency'; use kind: roas")
+            problems.append((("advanced", "target", "kind"), "cpa",
+                             "response_unit is 'currency'; use kind: roas (advanced.target.kind is 'cpa' but "
+                             "response_unit is 'currency')"))
         if adv.frontier is not None and (self.total_budget is None or isinstance(self.objective, MinSpend)):
-            problems.append("advanced.frontier needs total_budget and a max_response or max_profit objective")
+            problems.append((("advanced", "frontier"), NO_VALUE,
+                             "advanced.frontier needs total_budget and a max_response or max_profit objective"))
         if adv.uncertainty is not None:
             for j, cd in enumerate(adv.uncertainty.channels):
                 if cd.channel not in by_name:
-                    problems.append(f"advanced.uncertainty.channels[{j}].channel is {cd.channel!r}, an unknown channel"
-                                    f"{_hint(cd.channel, names)}")
+                    problems.append((("advanced", "uncertainty", "channels", j, "channel"), cd.channel,
+                                     f"an unknown channel{_hint(cd.channel, names)}"))
             if adv.needs_integers or any(isinstance(c.response, SHillResponse) for c in self.channels):
-                problems.append("advanced.uncertainty works on concave curves without integer rules (an LP); "
-                                "drop the integer rules / S-curves or the uncertainty block")
+                problems.append((("advanced", "uncertainty"), NO_VALUE,
+                                 "advanced.uncertainty works on concave curves without integer rules (an LP); "
+                                 "drop the integer rules / S-curves or the uncertainty block"))
             if any(r.adstock is not None for r in adv.rules):
-                problems.append("advanced.uncertainty with adstock is not supported; drop one of them")
+                problems.append((("advanced", "uncertainty"), NO_VALUE,
+                                 "advanced.uncertainty with adstock is not supported; drop one of them"))
+        if self.segments and any(isinstance(c.response, SHillResponse) for c in self.channels):
+            for k, seg in enumerate(self.segments):
+                for name in seg.responses or {}:
+                    if name in by_name and isinstance(by_name[name].response, SHillResponse):
+                        problems.append((("segments", k, "responses", name), name,
+                                         f"channel {name!r} has an s_hill curve; a segment curve for it is not "
+                                         "supported (the S-curve is scaled to each segment's audience share)"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise FieldProblems(problems)
         return self
 
     def s_curve_of(self, index: int) -> SHillResponse | None:

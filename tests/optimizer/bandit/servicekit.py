@@ -36,9 +36,15 @@ class RedisServer:
         self.port = free_port()
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self.start()
+
+    def start(self) -> None:
+        """Start (or restart, after ``stop()``) the server on its port; its append-only file is reloaded."""
+        folder = self.folder
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(folder),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes"],
+             "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "yes",
+             "--unixsocket", str(folder / "redis.sock"), "--unixsocketperm", "700"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.time() + 10
@@ -56,6 +62,11 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def unix_url(self) -> str:
+        """The same server over its unix domain socket (``unix://`` URL, database 0)."""
+        return f"unix://{self.folder / 'redis.sock'}?db=0"
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -183,6 +183,11 @@ def test_kill_9_loses_only_unacknowledged_and_restart_reports(store_url, tmp_pat
         assert recovery["unclean_workers"][0].endswith(f":{victim.proc.pid}")
         assert recovery["n_pending"] == len(log) - len(rewarded) > 0
         assert "stopped without a clean shutdown" in log_path.read_text()
+        # issue #14 defect 6: the victim's unrewarded decisions are counted, and the log says what
+        # becomes of them (the default crash_pending keeps them pending, default reward after the window)
+        assert recovery["n_pending_unclean"] == recovery["n_pending"] and recovery["crash_pending"] == "default"
+        assert "as if they were served" in log_path.read_text()
+        assert "had not acknowledged were not stored" not in log_path.read_text()
     finally:
         restarted.stop()
     # a clean stop is not reported as a crash at the next start

@@ -197,9 +197,24 @@ def test_oversized_body_is_413(http):
 
 # ----------------------------------------------------------------------- health, metrics, docs
 def test_health(service):
-    body = httpx.get(service.url + "/health").json()
-    assert body["status"] == "ok" and body["campaigns"] >= 2
-    assert set(body["recovery"]) == {"n_pending", "n_overdue", "unclean_workers"}
+    deadline = time.time() + 5  # the default-reward job runs every 0.1 s: wait for its first run
+    while httpx.get(service.url + "/health", headers=H).json()["default_reward_job"]["last_success_at"] is None:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    body = httpx.get(service.url + "/health", headers=H).json()
+    assert body["status"] == "ok" and body["store"]["ok"] and body["store"]["campaigns"] >= 2
+    assert set(body["recovery"]) == {"n_pending", "n_overdue", "unclean_workers", "n_pending_unclean",
+                                     "crash_pending", "n_closed"}
+    job = body["default_reward_job"]
+    assert job["healthy"] and job["last_success_at"] is not None and job["backlog"] == 0
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"X-API-Key": API_KEY[:-1]}])
+def test_health_without_the_key_shows_nothing_internal(service, headers):
+    """Issue #14 defect 7: /health without a key showed the store's file path."""
+    r = httpx.get(service.url + "/health", headers=headers)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert "sqlite" not in r.text and "bandit.db" not in r.text
 
 
 def test_metrics_prometheus_text(http):
@@ -281,6 +296,54 @@ def test_choose_batcher_groups_a_loop_turn_and_isolates_bad_requests():
     assert store.inner.get_campaign("g").n_decisions == 7
     alone = asyncio.run(burst([{"context": None, "eligible": None, "user_id": None}]))
     assert alone[0].seq == 8 and store.singles == 4
+    store.inner.close()
+
+
+def test_choose_batcher_keeps_one_batch_in_flight_and_coalesces_what_arrives_meanwhile():
+    """Issue #14: requests arriving while the store thread serves a batch wait and then go as one
+    batch (one store call: one round-trip pair on Redis), not as one small batch per loop turn
+    queued behind it; arrival order and the per-campaign batch cap are kept."""
+    import asyncio
+    import threading
+
+    from optimizer.bandit.service_http import ChooseBatcher
+    from optimizer.bandit.service_jobs import StoreRunner
+
+    release = threading.Event()
+
+    class BlockingStore(CountingStore):
+        def choose(self, name, **kw):
+            release.wait(10)  # the first (lone) request holds the store thread
+            return super().choose(name, **kw)
+
+    store = BlockingStore()
+    store.inner.create_campaign({"name": "g", "arms": [{"name": "a"}, {"name": "b"}]}, seed=1)
+    runner = StoreRunner()
+    batcher = ChooseBatcher(store, runner)
+    batcher.max_batch = 4
+    req = {"context": None, "eligible": None, "user_id": None}
+
+    async def scenario():
+        first = asyncio.ensure_future(batcher.choose("g", req))
+        await asyncio.sleep(0.05)  # the first batch is on the store thread now
+        later = []
+        for _ in range(6):  # six separate loop turns while it is in flight
+            later.append(asyncio.ensure_future(batcher.choose("g", req)))
+            await asyncio.sleep(0.01)
+        assert batcher.in_flight and store.batches == []
+        release.set()
+        out = await first, await asyncio.gather(*later)
+        await asyncio.sleep(0.05)  # the store thread's "batch done" callback may land just after the answers
+        return out
+
+    try:
+        first, later = asyncio.run(scenario())
+    finally:
+        runner.close()
+    assert store.batches == [4, 2]  # 6 waiting requests: the cap of 4, then the rest; not six batches
+    assert store.singles == 1
+    assert [first.seq] + [d.seq for d in later] == list(range(1, 8))  # arrival order
+    assert not batcher.in_flight and batcher.pending == {}
     store.inner.close()
 
 

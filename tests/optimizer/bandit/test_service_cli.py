@@ -14,7 +14,9 @@ runner = CliRunner()
 
 
 def run(*args: str, env: dict | None = None):
-    return runner.invoke(app, ["serve", *args], env={"DMPOPT_API_KEY": "", "DMPOPT_BANDIT_STORE": "", **(env or {})})
+    return runner.invoke(app, ["serve", *args], env={"DMPOPT_API_KEY": "", "DMPOPT_BANDIT_STORE": "",
+                                                     "DMPOPT_BANDIT_CRASH_PENDING": "", "DMPOPT_BANDIT_LIMITS": "",
+                                                     **(env or {})})
 
 
 def test_group_has_serve_and_simulate():
@@ -26,7 +28,7 @@ def test_group_has_serve_and_simulate():
 def test_help_lists_options():
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
-    for option in ("--store", "--workers", "--api-key", "--max-body-bytes", "--port"):
+    for option in ("--store", "--workers", "--api-key", "--max-body-bytes", "--port", "--crash-pending", "--limits"):
         assert option in result.output
 
 
@@ -35,6 +37,9 @@ def test_help_lists_options():
     (["--store", "memory://", "--api-key", "k", "--workers", "2"], "cannot be shared by 2 workers"),
     (["--store", "bandit.db", "--api-key", "k"], "has no scheme"),
     (["--store", "redis://127.0.0.1:1/0", "--api-key", "k"], "cannot be reached"),
+    (["--store", "memory://", "--api-key", "k", "--crash-pending", "drop"], "--crash-pending is 'drop'; use default or expire"),
+    (["--store", "memory://", "--api-key", "k", "--limits", "{max_arms: 3}"], "--limits is not valid JSON"),
+    (["--store", "memory://", "--api-key", "k", "--limits", '{"max_arms": 1}'], "max_arms is 1; input should be greater than or equal to 2"),
 ])
 def test_bad_options_exit_1_with_one_clear_line(args, words):
     result = run(*args)

@@ -16,6 +16,8 @@ from pathlib import Path as _Path
 _sys.path.insert(0, str(_Path(__file__).resolve().parent))  # budgetkit (--import-mode=importlib)
 from budgetkit import config  # noqa: E402
 
+from optimizer.budget.results import ALLOCATION_COLUMNS, CHANNEL_COLUMNS  # noqa: E402
+
 from optimizer.budget import allocate
 from optimizer.budget.synthetic import synthetic_config
 
@@ -136,12 +138,11 @@ def test_result_json_is_strict_and_complete() -> None:
     for key in ("status", "objective", "total_spend", "optimality_gap", "allocations", "channel_totals",
                 "binding_constraints", "warnings", "solver", "time_seconds"):
         assert key in data
-    assert set(data["allocations"][0]) == {"channel", "segment", "period", "spend", "units", "response", "roi",
-                                           "marginal_roi"}
+    assert list(data["allocations"][0]) == ALLOCATION_COLUMNS
     assert len(data["allocations"]) == 4 * 2 * 3
     assert data["solver"]["name"] == "highs" and data["solver"]["version"]
     assert "€" in str(r)
-    assert list(r.summary().columns) == ["channel", "spend", "units", "response", "roi", "marginal_roi", "share"]
+    assert list(r.summary().columns) == CHANNEL_COLUMNS
 
 
 def test_unbounded_is_reported_not_raised() -> None:

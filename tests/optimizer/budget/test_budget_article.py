@@ -53,7 +53,7 @@ def test_reading_a_roi_per_cny_spent_article_plan_is_optimal(method: str) -> Non
     assert prices["channel_spend[feed_ads]"] == pytest.approx(0.4)
     assert prices["channel_spend[search_ads]"] == pytest.approx(1.7)
     texts = [b.text for b in r.binding_constraints]
-    assert "one more ¥ of total budget (now ¥1,130,000) returns ¥2.8 of response" in texts
+    assert "one more ¥ of total budget (now ¥1,130,000) returns ¥2.8 of response per ¥" in texts
 
 
 def test_reading_b_roi_per_unit_article_plan_is_not_optimal() -> None:
@@ -69,7 +69,7 @@ def test_reading_b_roi_per_unit_article_plan_is_not_optimal() -> None:
     assert r.objective_value > 73_000
     prices = {b.name: b.shadow_price for b in r.binding_constraints}
     assert prices["total_budget[total]"] == pytest.approx(4.5 / 80)
-    assert "one more ¥ of total budget (now ¥1,130,000) returns ¥0.0563 of response" in [
+    assert "one more ¥ of total budget (now ¥1,130,000) returns ¥0.0563 of response per ¥" in [
         b.text for b in r.binding_constraints]
 
 

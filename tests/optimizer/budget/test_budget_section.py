@@ -33,11 +33,15 @@ def test_files_and_markdown() -> None:
     r = allocate(article_config("A"), currency="CNY")
     files = budget_files(r)
     alloc = pd.read_csv(io.BytesIO(files["allocations.csv"]))
-    assert list(alloc.columns) == ["channel", "segment", "period", "spend", "units", "response", "roi", "marginal_roi"]
+    # the same columns for every plan, plus the currency and response unit of the CSV
+    assert list(alloc.columns) == ["channel", "segment", "period", "spend", "effective_spend", "units", "used",
+                                   "response", "roi", "marginal_roi", "currency", "response_unit"]
+    assert set(alloc["currency"]) == {"CNY"} and set(alloc["response_unit"]) == {"currency"}
     assert alloc["spend"].sum() == pytest.approx(1_130_000)
     md = budget_markdown(r)
-    assert "| feed_ads | ¥500,000 | 10,000 | ¥1,600,000 |" in md
-    assert "- one more ¥ of total budget (now ¥1,130,000) returns ¥2.8 of response" in md
+    assert "| feed_ads | ¥500,000 | 10,000 | 1 | ¥0 | ¥1,600,000 | 3.2 | 3.2 | 44.2% | 44.2% |" in md
+    assert "ROI (¥ per ¥ spent)" in md and "share of spend" in md and "share of budget" in md
+    assert "- one more ¥ of total budget (now ¥1,130,000) returns ¥2.8 of response per ¥" in md
 
 
 @pytest.mark.parametrize("name", MY_SCENARIOS)

@@ -133,3 +133,32 @@ def test_missing_data_file_names_the_path_rule(fixtures_dir, tmp_path):
     base["data"] = "customers_2026.csv"
     with pytest.raises(DataError, match=r"customers_2026\.csv: file not found\. Suggestion: paths in a scenario are relative"):
         run(ChurnConfig.model_validate(base), ctx(tmp_path))
+
+
+def test_incentives_and_fixed_cost_reach_the_retention_line(fixtures_dir):
+    """Every cost is counted: contacts + expected incentives + the fixed cost make the budget's retention spend."""
+    base = load_model(Scenario, fixtures_dir / "scenario_valid.yaml").churn
+    cfg = base.model_copy(update={"incentive_cost": 5.0, "acceptance_if_staying": 0.2, "fixed_cost": 10.0})
+    r = run(cfg, ctx(fixtures_dir))
+    t = r.totals
+    assert t["n_contacts"] > 0
+    assert t["total_cost"] == pytest.approx(t["contact_cost"] + t["incentive_cost"] + t["fixed_cost"])
+    assert t["incentive_cost"] > 0 and t["fixed_cost"] == 10.0
+    line = r.retention_line()
+    assert sum(w["spend"] for w in line["weekly_spend"]) == pytest.approx(line["total_spend"]) == pytest.approx(t["total_cost"])
+    huge = run(base.model_copy(update={"fixed_cost": 1e9}), ctx(fixtures_dir))
+    assert huge.totals["n_contacts"] == 0 and huge.totals["total_cost"] == 0.0
+    assert any("not more than the fixed cost" in w for w in huge.warnings)
+
+
+def test_pseudonymized_customer_list_has_no_raw_id_and_no_key(fixtures_dir, monkeypatch):
+    key = "churn-test-key-0123456789"
+    monkeypatch.setenv("CHURN_TEST_KEY", key)
+    base = load_model(Scenario, fixtures_dir / "scenario_valid.yaml").churn
+    plain = run(base, ctx(fixtures_dir))
+    hidden = run(base.model_copy(update={"pseudonymize": True, "pseudonym_key_env": "CHURN_TEST_KEY"}), ctx(fixtures_dir))
+    blob = b"".join(SECTION.files(hidden).values()) + json.dumps(hidden.to_dict()).encode()
+    assert key.encode() not in blob
+    assert hidden.customers["customer_id"].str.fullmatch(r"[0-9a-f]{32}").all()
+    assert not set(map(str, plain.customers["customer_id"])) & set(hidden.customers["customer_id"])
+    assert hidden.customers.drop(columns="customer_id").equals(plain.customers.drop(columns="customer_id"))

@@ -108,3 +108,51 @@ def test_plan_invariants(tenure, threshold, lead, uplift, cost):
     assert (plan.loc[c, "contact_in_days"] <= 60).all() and (plan.loc[~(plan.status == "crosses"), "contact_in_days"] == -1).all()
     if uplift == 0:
         assert not c.any()
+
+
+def test_continuous_crossing_lies_in_the_step_before_the_whole_day():
+    """For a Weibull model the window risk is smooth: the interpolated root lies in (cross - 1, cross] and the
+    risk there is within interpolation error of the threshold."""
+    import numpy as np
+
+    from optimizer.churn.conditional import window_risk
+    from optimizer.churn.fitters import fit_kind
+    from optimizer.churn.timing import TimingSettings, plan_contacts
+
+    rng = np.random.default_rng(0)
+    t = np.ceil(rng.weibull(1.6, 2000) * 200)
+    e = (rng.random(2000) < 0.8).astype(int)
+    m = fit_kind("weibull", t, e, np.zeros((2000, 0)), [])
+    X = np.zeros((50, 0))
+    tenure = np.linspace(1, 150, 50)
+    s = TimingSettings(30, 0.2, 5, 120)
+    plan = plan_contacts(m, X, tenure, s, uplift=0.2, clv=100.0, contact_cost=1.0)
+    c = plan[plan["crossing_in_days"] > 0]
+    assert len(c)
+    assert ((c["crossing_in_days_continuous"] > c["crossing_in_days"] - 1) & (c["crossing_in_days_continuous"] <= c["crossing_in_days"])).all()
+    q = window_risk(m, X[: len(c)], c["tenure_days"].to_numpy() + c["crossing_in_days_continuous"].to_numpy(), 30)
+    np.testing.assert_allclose(q, 0.2, atol=2e-3)
+    assert (plan.loc[plan["crossing_in_days"] < 0, "crossing_in_days_continuous"] == -1).all()
+
+
+def test_incentive_economics_in_contractual_timing():
+    """With an incentive the value is Neslin's p*g*(clv - d) - (1-p)*psi*d - c (optimizer.churn.economics), the
+    expected cost adds the incentives, and a zero incentive reproduces p*g*clv - c."""
+    import numpy as np
+
+    from optimizer.churn.economics import CampaignEconomics
+    from optimizer.churn.timing import TimingSettings, plan_contacts, weekly_schedule
+
+    tenure = np.linspace(5, 300, 40)
+    s = TimingSettings(30, 0.1, 10, 90)
+    base = plan_contacts(weibull_model(), np.zeros((40, 0)), tenure, s, uplift=0.3, clv=500, contact_cost=2.0)
+    inc = plan_contacts(weibull_model(), np.zeros((40, 0)), tenure, s, uplift=0.3, clv=500, contact_cost=2.0,
+                        incentive_cost=20.0, acceptance_if_staying=0.4)
+    cr = base["status"] == "crosses"
+    np.testing.assert_allclose(base.loc[cr, "value"], base.loc[cr, "p_save"] * 0.3 * 500 - 2.0)
+    econ = CampaignEconomics(contact_cost=2.0, incentive_cost=20.0, acceptance_if_staying=0.4, uplift=0.3)
+    np.testing.assert_allclose(inc.loc[cr, "value"], econ.expected_profit(inc.loc[cr, "p_save"], 500.0))
+    assert inc["contact"].sum() <= base["contact"].sum()
+    np.testing.assert_allclose(inc.loc[inc.contact, "expected_cost"], econ.expected_cost(inc.loc[inc.contact, "p_save"]))
+    sched = weekly_schedule(inc, date(2026, 12, 1), 2.0)
+    assert sched["cost"].sum() == pytest.approx(inc["expected_cost"].sum())

@@ -45,7 +45,7 @@ def test_two_weeks_log_curve_closed_form():
         "advanced": {"rules": [{"channel": "search", "adstock": {"decay": 0.2, "max_lag_periods": 1}}]},
     })
     r = allocate_advanced(cfg)
-    assert r.extra["method"] == "decomposition"
+    assert r.method == "decomposition"
     assert r.status == "optimal"
     assert r.allocations["spend"].tolist() == pytest.approx([637.5, 362.5], rel=1e-7)
     assert r.allocations["effective_spend"].tolist() == pytest.approx([637.5, 490.0], rel=1e-7)
@@ -66,7 +66,7 @@ def test_shipped_adstock_scenario_agrees_with_the_lp():
     the decomposition's plan is worth at least the LP's, and each upper bound covers the other plan."""
     cfg = load_advanced_scenario(ROOT / "scenarios" / "budget_adstock.yaml").budget
     dec, lp = _cross_check(cfg)
-    assert dec.extra["method"] == "decomposition" and lp.extra.get("method") != "decomposition"
+    assert dec.method == "decomposition" and lp.method != "decomposition"
     assert dec.status == lp.status == "optimal"
     assert dec.bound >= lp.objective_value * (1 - 1e-9)
     assert lp.bound >= dec.objective_value * (1 - 1e-9)
@@ -91,7 +91,7 @@ def test_falls_back_to_the_lp_when_it_cannot_certify(monkeypatch):
     cfg = load_advanced_scenario(ROOT / "scenarios" / "budget_adstock.yaml").budget
     monkeypatch.setattr(decompose, "MAX_OUTER_ITERATIONS", 1)
     r = allocate_advanced(cfg, with_frontier=False)
-    assert r.extra["method"] == "lp after decomposition"
+    assert r.method == "lp after decomposition"
     assert any("price decomposition stopped" in w for w in r.warnings)
     assert r.status == "optimal"
 
@@ -151,7 +151,7 @@ def test_random_plans_match_the_lp_and_stay_within_limits(data):
     if lp.status not in has_plan:
         assert dec.status == lp.status == "infeasible"
         return
-    assert dec.extra["method"] in ("decomposition", "lp after decomposition")
+    assert dec.method in ("decomposition", "lp after decomposition")
     spend = dec.allocations["spend"].to_numpy()
     form = build(cfg, one_piece=True, chord_errors=False)
     p = form.problem

@@ -124,8 +124,11 @@ def _medium() -> dict:
 
 
 def test_backends_agree_on_a_medium_milp():
-    """Contract: HiGHS, CBC and SCIP reach the same optimum of the same MILP (relative 2e-4)."""
-    cfg = _cfg(_medium())
+    """Contract: HiGHS, CBC and SCIP reach the same optimum of the same MILP (relative 2e-4).
+
+    The certified-gap target is 5e-4 here so that the pieces stay as built (about 2.9e-4 certified):
+    at the default 1e-4 the MILP is re-solved on finer pieces, which took SCIP ~27 s on this machine."""
+    cfg = _cfg(_medium()).model_copy(update={"gap_tolerance_relative": 5e-4})
     values = {s: allocate_advanced(cfg, solver=s).objective_value for s in ("highs", "cbc", "scip")}
     ref = values["highs"]
     for s, v in values.items():

@@ -52,7 +52,7 @@ def test_at_least_one_scenario_per_capability():
 
 
 @pytest.mark.parametrize("name,expected", [
-    ("budget_adv_scurve_shape.yaml", ["budget_adv_scurve_shape.yaml:7", "budget.channels[0].response.s_hill.shape is 0.7",
+    ("budget_adv_scurve_shape.yaml", ["budget_adv_scurve_shape.yaml:7", "budget.channels[0].response.shape is 0.7",
                                       "greater than 1"]),
     ("budget_adv_adstock_decay.yaml", ["budget.advanced.rules[0].adstock.decay is 1.2", "less than 1"]),
     ("budget_adv_contradictory_rules.yaml", ["advanced.max_active_channels is 1 but 2 channels must be used (tv, search"]),
@@ -91,8 +91,8 @@ def test_section_hooks_run_and_render(tmp_path):
     ctx = RunContext(seed=1, rng=np.random.default_rng(1), base_dir=tmp_path, solver=None, options={"currency": "CNY"})
     r = hooks.run_advanced(s.budget, ctx)
     assert r.status == "optimal"
-    assert {"frontier.png", "frontier.svg", "frontier.csv", "allocations.csv"} <= set(hooks.files(r))
-    md = hooks.markdown(r)
+    assert {"frontier.png", "frontier.svg", "frontier.csv", "allocations.csv"} <= set(r.files())
+    md = r.to_markdown()
     assert "certified optimality gap" in md and "¥" in md
     bad = RunContext(seed=1, rng=np.random.default_rng(1), base_dir=tmp_path, solver="glop")
     with pytest.raises(ScenarioError, match="--solver is 'glop'"):

@@ -1,0 +1,233 @@
+"""Churn timing for businesses without contracts: churn risk = 1 - P(alive) (BG/NBD or Pareto/NBD).
+
+Nobody announces that they left a shop or an app, so there is no 0/1 churn flag. A purchase model
+fitted on (frequency, recency, T) gives each customer's P(alive); with no purchase after today it
+falls day by day. Churn risk after ``s`` more silent days is ``q(s) = 1 - P(alive | x, t_x, T + s)``.
+
+Timing. The crossing is the first day ``s`` in 0..horizon_days with ``q(s) >= threshold``
+(``crossing_in_days``, whole days) and, on a continuous scale, the root of ``q(s) = threshold``
+between the two grid days around it (linear interpolation of ``q``, which is smooth and rises in
+``s``; ``crossing_in_days_continuous``). The contact goes out ``lead_days`` before the whole-day
+crossing, not before today. A customer already past the threshold today is contacted today.
+BG/NBD customers with no repeat purchase have P(alive) = 1 by construction (dropout happens only
+after a purchase), so they never cross; Pareto/NBD does not have that property.
+
+Economics (Neslin et al. 2006; :mod:`optimizer.churn.economics`). With ``p`` = q at the contact
+day, ``gamma`` the uplift, ``delta`` the incentive, ``psi`` the acceptance among would-stay
+customers and ``c`` the contact cost, the contact's expected value is
+``p gamma (clv - delta) - (1 - p) psi delta - c``; only positive values are contacted, and only
+when their sum covers ``fixed_cost``. The weekly cost counts contacts, expected incentives and the
+fixed cost (in the first contact week).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError, ScenarioError
+
+CHUNK_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class NonContractualReport:
+    """What the purchase-model fit found (the non-contractual counterpart of ``ModelReport``).
+
+    Attributes: selected (``bgnbd`` / ``paretonbd``), select_by (``mle``), params (dict; rates per
+    day), loglik, n_customers, n_repeat (customers with >= 1 repeat purchase), source
+    (``segments`` or the file name), warnings.
+    """
+
+    selected: str
+    params: dict
+    loglik: float
+    n_customers: int
+    n_repeat: int
+    source: str
+    select_by: str = "mle"
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ph_test(self) -> tuple[str, ...]:
+        return ("not applicable (non-contractual purchase model, no hazard regression).",)
+
+    def to_dict(self) -> dict:
+        return {"selected": self.selected, "select_by": self.select_by, "params": self.params,
+                "loglik": self.loglik, "n_customers": self.n_customers, "n_repeat": self.n_repeat,
+                "source": self.source, "warnings": list(self.warnings)}
+
+    def __str__(self) -> str:
+        body = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return (f"Non-contractual churn model: {self.selected} ({body}); log-likelihood {self.loglik:.2f} over "
+                f"{self.n_customers} customers ({self.n_repeat} with repeat purchases); data from {self.source}.")
+
+
+def summaries(config, ctx) -> tuple[pd.DataFrame, str]:
+    """(id, segment, x, t_x, T) per customer from the segments result or a summary file."""
+    if config.data == "segments":
+        seg = (ctx.results or {}).get("segments")
+        if seg is None:
+            raise ScenarioError("churn.data is 'segments' but the plan has no segments result; add a segments: "
+                                "section (it runs before churn) or point churn.data to a summary file.")
+        c = seg.customers
+        return pd.DataFrame({"id": c["customer"].to_numpy(), "segment": c["segment"].to_numpy(),
+                             "x": c["frequency"].to_numpy(float), "t_x": c["t_x_days"].to_numpy(float),
+                             "T": c["tenure_days"].to_numpy(float)}), "segments"
+    from optimizer.churn.data import read_table
+
+    path = Path(config.data) if Path(config.data).is_absolute() else ctx.base_dir / config.data
+    df = read_table(path)
+    cols = {"frequency_col": config.frequency_col, "recency_col": config.recency_col, "tenure_col": config.tenure_col}
+    if config.segment_col:
+        cols["segment_col"] = config.segment_col
+    if config.id_col:
+        cols["id_col"] = config.id_col
+    missing = {k: v for k, v in cols.items() if v not in df.columns}
+    if missing:
+        raise DataError(f"{config.data}: churn.{', churn.'.join(missing)} name column(s) {sorted(missing.values())} "
+                        f"that the file does not have; columns found: {list(df.columns)[:20]}.")
+    out = pd.DataFrame({
+        "id": df[config.id_col].to_numpy() if config.id_col else np.arange(len(df)),
+        "segment": df[config.segment_col].astype(str).to_numpy() if config.segment_col else "all",
+        "x": pd.to_numeric(df[config.frequency_col], errors="coerce").to_numpy(float),
+        "t_x": pd.to_numeric(df[config.recency_col], errors="coerce").to_numpy(float),
+        "T": pd.to_numeric(df[config.tenure_col], errors="coerce").to_numpy(float),
+    })
+    return out, Path(config.data).name
+
+
+def risk_curve(model, x, tx, T, horizon_days: int) -> np.ndarray:
+    """q(s) = 1 - P(alive | x, t_x, T + s) for s = 0..horizon_days (rows: customers)."""
+    grid = np.arange(horizon_days + 1, dtype=float)
+    out = np.empty((x.size, grid.size))
+    for lo in range(0, x.size, CHUNK_ROWS):
+        hi = min(lo + CHUNK_ROWS, x.size)
+        out[lo:hi] = 1.0 - model.p_alive(x[lo:hi, None], tx[lo:hi, None], T[lo:hi, None] + grid[None, :])
+    return out
+
+
+def crossings(q: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whole-day crossing (-1 if none), continuous crossing (-1 if none) and status per row."""
+    hit = q >= threshold
+    any_hit = hit.any(axis=1)
+    first = np.where(any_hit, np.argmax(hit, axis=1), -1)
+    cont = np.full(q.shape[0], -1.0)
+    rows = np.flatnonzero(any_hit & (first > 0))
+    f = first[rows]
+    lo, hi = q[rows, f - 1], q[rows, f]
+    cont[rows] = (f - 1) + (threshold - lo) / np.where(hi > lo, hi - lo, 1.0)
+    cont[any_hit & (first == 0)] = 0.0
+    status = np.where(~any_hit, "never_crosses", np.where(first == 0, "already_crossed", "crosses"))
+    return first, cont, status
+
+
+def run_noncontractual(config, ctx):
+    """The churn section for ``model: bgnbd | paretonbd`` (see module docstring); returns a ChurnResult."""
+    from optimizer.churn.clv import PURCHASE_MODELS
+    from optimizer.churn.economics import CampaignEconomics
+    from optimizer.churn.section import ChurnResult, pseudonymize_ids, resolve_uplift
+    from optimizer.churn.clv._base import check_rfm
+
+    df, source = summaries(config, ctx)
+    x, tx, T = check_rfm(df["x"], df["t_x"], df["T"])
+    warnings_: list[str] = []
+    n_repeat = int((x > 0).sum())
+    if n_repeat < 10:
+        raise DataError(f"churn ({config.model}): only {n_repeat} customer(s) have a repeat purchase; the purchase "
+                        "model needs >= 10 to say anything about dropout.")
+    import warnings as _w
+
+    from optimizer.errors import ConvergenceWarning
+
+    with _w.catch_warnings(record=True) as caught:
+        _w.simplefilter("always", ConvergenceWarning)
+        model = PURCHASE_MODELS[config.model]().fit(x, tx, T)
+    warnings_ += [str(w.message) for w in caught]
+    if config.model == "bgnbd" and (x == 0).any():
+        warnings_.append(f"{int((x == 0).sum())} customer(s) without a repeat purchase have P(alive) = 1 under "
+                         "BG/NBD and are never scheduled (use model: paretonbd to score them).")
+    seg = df["segment"].astype(str).to_numpy()
+    uplift, uplift_warn = resolve_uplift(config, seg, ctx)
+    warnings_ += uplift_warn
+    econ = CampaignEconomics(contact_cost=config.contact_cost, incentive_cost=config.incentive_cost,
+                             acceptance_if_staying=config.acceptance_if_staying, uplift=0.0,
+                             fixed_cost=config.fixed_cost)
+    q = risk_curve(model, x, tx, T, config.horizon_days)
+    first, cont, status = crossings(q, config.threshold)
+    crosses = first >= 0
+    contact_in = np.where(crosses, np.maximum(first - config.lead_days, 0), -1)
+    c_idx = np.maximum(contact_in, 0)
+    p_at_contact = np.where(crosses, q[np.arange(x.size), c_idx], 0.0)
+    value = np.where(crosses, econ.expected_profit(p_at_contact, config.clv, uplift), 0.0)
+    cost = econ.expected_cost(p_at_contact, uplift)
+    contact = crosses & (value > 0)
+    campaign_status = "run"
+    if contact.any() and value[contact].sum() <= config.fixed_cost:
+        warnings_.append(f"the {int(contact.sum())} profitable contact(s) are worth {value[contact].sum():.2f} in "
+                         f"total, not more than the fixed cost {config.fixed_cost:.2f}: no campaign.")
+        contact[:] = False
+        campaign_status = "not_worth_fixed_cost"
+    plan = pd.DataFrame({
+        "frequency": x, "t_x_days": tx, "tenure_days": T,
+        "p_alive": 1.0 - q[:, 0],
+        "p_churn_window": q[:, 0],
+        "status": status,
+        "crossing_in_days": first,
+        "crossing_in_days_continuous": cont,
+        "contact_in_days": contact_in,
+        "p_save": p_at_contact,
+        "uplift": uplift,
+        "clv": float(config.clv),
+        "value": value,
+        "expected_cost": np.where(contact, cost, 0.0),
+        "contact": contact,
+    })
+    schedule = _schedule(plan, seg, config)
+    customers = plan.copy()
+    customers.insert(0, "customer_id", df["id"].to_numpy())
+    customers.insert(1, "segment", seg)
+    customers["contact_date"] = [(config.start_date + timedelta(days=int(d))).isoformat() if ok else ""
+                                 for d, ok in zip(customers["contact_in_days"], customers["contact"])]
+    seg_result = (ctx.results or {}).get("segments") if config.data == "segments" else None
+    customers = pseudonymize_ids(config, ctx, customers, already=bool(getattr(seg_result, "pseudonymized", False)))
+    n_contacts = int(contact.sum())
+    fixed = float(config.fixed_cost) if n_contacts else 0.0
+    totals = {
+        "n_active": int(x.size),
+        "n_contacts": n_contacts,
+        "total_cost": float(plan["expected_cost"].sum() + fixed),
+        "contact_cost": float(n_contacts * config.contact_cost),
+        "incentive_cost": float(plan["expected_cost"].sum() - n_contacts * config.contact_cost),
+        "fixed_cost": fixed,
+        "expected_value": float(value[contact].sum() - fixed),
+        "campaign_status": campaign_status,
+        "status_counts": {k: int(v) for k, v in pd.Series(status).value_counts().items()},
+    }
+    p = model.params_
+    report = NonContractualReport(config.model, {k: float(v) for k, v in p.items()}, float(model.loglik_),
+                                  int(x.size), n_repeat, source, warnings=tuple(warnings_))
+    return ChurnResult(status="ok" if n_contacts else "no_contacts", warnings=tuple(warnings_), name=config.name,
+                       seed=ctx.seed, report=report, schedule=schedule, customers=customers, totals=totals)
+
+
+def _schedule(plan: pd.DataFrame, seg: np.ndarray, config) -> pd.DataFrame:
+    """Week x segment: contacts, cost (contacts + expected incentives + the fixed cost in the first week), value."""
+    cols = ["week_start", "segment", "n_contacts", "cost", "expected_value"]
+    chosen = plan[plan["contact"]].copy()
+    if chosen.empty:
+        return pd.DataFrame(columns=cols)
+    chosen["segment"] = seg[plan["contact"].to_numpy()]
+    chosen["week_start"] = [config.start_date + timedelta(days=int(7 * (d // 7))) for d in chosen["contact_in_days"]]
+    out = (chosen.groupby(["week_start", "segment"], sort=True)
+           .agg(n_contacts=("contact", "size"), cost=("expected_cost", "sum"), expected_value=("value", "sum"))
+           .reset_index())
+    first = out["week_start"] == out["week_start"].min()
+    # The fixed cost is paid once, in the first contact week, shared over its segments by contacts.
+    out.loc[first, "cost"] += config.fixed_cost * out.loc[first, "n_contacts"] / out.loc[first, "n_contacts"].sum()
+    out.loc[first, "expected_value"] -= config.fixed_cost * out.loc[first, "n_contacts"] / out.loc[first, "n_contacts"].sum()
+    return out[cols]

@@ -1,0 +1,293 @@
+"""Curves benchmark: planning regret, ROI error and fit time of `dmpopt curves fit` vs a Robyn-style baseline.
+
+Run: .venv/bin/python tests/benchmarks/bench_curves.py [--quick]
+
+Data: the seeded simulator (optimizer/curves/simulate.py; adstock 0-0.8, Hill shapes 0.6-3, one
+correlated pair (r = 0.8), flighted channels). For each set, both methods fit the same history:
+
+* dmpopt: variable projection (multi-start L-BFGS-B, NNLS inside, analytic gradient), point fit;
+* Robyn-style: nevergrad TwoPointsDE over (theta, alpha, gamma) per channel plus the ridge lambda,
+  nonnegative ridge regression inside, Robyn's default budget of 2,000 iterations x 5 trials, the
+  best trial by NRMSE (Robyn's Hill: inflexion = gamma-weighted range of the adstocked spend;
+  Robyn's second objective DECOMP.RSSD and its Prophet baseline are left out: the baseline here
+  is the same Fourier/trend/holiday design for both methods).
+
+Regret (optimizer/curves/regret.py): plan one period's budget (mean total spend of the last 13 weeks,
+channel caps 1.5x historical max; and again with every channel in 0.5-2x its mean historical spend,
+Robyn's allocator default, optimizer/curves/bounds.py) on the fitted curves with the project's allocator, evaluate on the
+true curves, compare with the plan on the true curves (media response). "Oracle-nonlinear": the same with
+the TRUE adstock/half-saturation/shape and only the coefficients fitted (least squares): how much regret
+the noise and collinearity of the data cause even when every curve shape is known (a reference, not a
+bound: a fit can land closer by luck or through its prior). ROI error: |fitted / true - 1|
+of the ROI and marginal ROI at current spend. Speed: 20 channels x 156 weeks with 100 bootstrap draws.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from optimizer.curves.bounds import historical_bounds  # noqa: E402
+from optimizer.curves.adstock import lag_matrix, steady_state_factor, weights  # noqa: E402
+from optimizer.curves.data import check_history  # noqa: E402
+from optimizer.curves.model import CurveModel  # noqa: E402
+from optimizer.curves.regret import regret  # noqa: E402
+from optimizer.curves.results import response_value  # noqa: E402
+from optimizer.curves.simulate import simulate  # noqa: E402
+
+
+def robyn_style(s, iterations: int = 2000, trials: int = 5, seed: int = 0) -> tuple[dict, float]:
+    """Robyn-like fit: nevergrad TwoPointsDE + nonnegative ridge; returns steady-state curves and seconds."""
+    import nevergrad as ng
+    from scipy.optimize import nnls
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    h = check_history(s.data, date_col="date", kpi_col="kpi", spend_cols=s.spend_columns(), control_cols=["price"],
+                      holiday_cols=["holiday"])
+    names = list(h.spend)
+    C, L = len(names), 8
+    base, _, _ = CurveModel()._base(h)
+    rows = np.arange(h.n_periods) >= L
+    X = np.array([h.spend[c] for c in names])
+    lag = lag_matrix(X, L)
+    y = h.kpi[rows]
+    q, _ = np.linalg.qr(base[rows])
+    proj = lambda v: v - q @ (q.T @ v)  # noqa: E731
+    yp = proj(y)
+    yr = y.max() - y.min()
+
+    def features(p):
+        theta, alpha, gamma = p[:C], p[C:2 * C], p[2 * C:3 * C]
+        w, _ = weights(theta, L)
+        e = np.einsum("ctl,cl->ct", lag, w)[:, rows]
+        lo, hi = e.min(axis=1), e.max(axis=1)
+        K = (1 - gamma) * lo + gamma * hi
+        r = np.power(np.maximum(e, 0) / np.maximum(K, 1e-12)[:, None], alpha[:, None])
+        return r / (1 + r), K
+
+    def loss(p, lam):
+        z, _ = features(p)
+        Z = proj(z.T)
+        sd = Z.std(axis=0) + 1e-12
+        A = np.vstack([Z / sd, np.sqrt(lam * len(y)) * np.eye(C)])
+        b = np.concatenate([yp, np.zeros(C)])
+        beta, _ = nnls(A, b, maxiter=50 * C)
+        r = yp - (Z / sd) @ beta
+        return float(np.sqrt(np.mean(r**2)) / yr), beta / sd
+
+    best = (np.inf, None, None)
+    with threadpool_limits(limits=1):
+        for trial in range(trials):
+            param = ng.p.Instrumentation(
+                ng.p.Array(shape=(3 * C,), lower=np.r_[np.zeros(C), np.full(C, 0.5), np.full(C, 0.3)],
+                           upper=np.r_[np.full(C, 0.8), np.full(C, 3.0), np.full(C, 1.0)]),
+                ng.p.Log(lower=1e-4, upper=1.0))
+            param.random_state.seed(seed * 100 + trial)
+            opt = ng.optimizers.TwoPointsDE(parametrization=param, budget=iterations)
+            for _ in range(iterations):
+                cand = opt.ask()
+                opt.tell(cand, loss(*cand.args)[0])
+            rec = opt.provide_recommendation()
+            val, beta = loss(*rec.args)
+            if val < best[0]:
+                best = (val, rec.args, beta)
+    _, (p, lam), beta = best
+    _, K = features(p)
+    curves = {}
+    for c, name in enumerate(names):
+        S = float(steady_state_factor(p[c], L))
+        if beta[c] <= 0:
+            curves[name] = {"kind": "linear", "roi": 0.0}
+            continue
+        n = float(p[C + c])
+        curves[name] = {"kind": "hill" if n <= 1 else "s_hill", "max_response": float(beta[c]),
+                        "half_saturation_spend": float(K[c] / S), "shape": n}
+    return curves, time.perf_counter() - t0
+
+
+def roi_errors(curves: dict, s) -> tuple[float, float]:
+    roi, mroi = [], []
+    for c, t in s.truth.items():
+        x = float(s.data[f"spend_{c}"].iloc[-13:].mean()) or t.mean_spend
+        f = lambda v: float(response_value(curves[c], np.array([v]))[0])  # noqa: E731
+        tm = (t.response(np.array([1.001 * x]))[0] - t.response(np.array([0.999 * x]))[0]) / (0.002 * x)
+        roi.append(abs(f(x) / x / (t.response(np.array([x]))[0] / x) - 1))
+        mroi.append(abs((f(1.001 * x) - f(0.999 * x)) / (0.002 * x) / tm - 1))
+    return float(np.mean(roi)), float(np.mean(mroi))
+
+
+def oracle_curves(s) -> dict:
+    """Curves with the TRUE adstock, half-saturation and shape and only the coefficients fitted (NNLS): the
+    regret the data's noise and collinearity cause even when every nonlinear parameter is known."""
+    from optimizer.curves.fit import solve_inner
+
+    m = CurveModel(seed=0, n_bootstrap=0, holdout_periods=0)
+    h = check_history(s.data, date_col="date", kpi_col="kpi", spend_cols=s.spend_columns(), control_cols=["price"],
+                      holiday_cols=["holiday"])
+    design, y_scale, _ = m._design(h, [])
+    design = design.rows(np.arange(h.n_periods) >= m.max_lag)
+    theta = np.array([[t.decay, np.log(t.half_saturation_spend / design.scale[i]), t.shape]
+                      for i, t in enumerate(s.truth.values())])
+    beta = solve_inner(design, theta, with_grad=False).beta * y_scale
+    out = {}
+    for i, (c, t) in enumerate(s.truth.items()):
+        out[c] = ({"kind": "linear", "roi": 0.0} if beta[i] <= 0 else
+                  {**t.budget_response(), "max_response": float(beta[i])})
+    return out
+
+
+def one_set(C: int, T: int, noise: float, seed: int, baseline: bool, iterations: int) -> dict:
+    s = simulate(C, T, noise, seed=seed)
+    kw = dict(spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"])
+    t0 = time.perf_counter()
+    fit = CurveModel(seed=seed, n_bootstrap=0, holdout_periods=0).fit(s.data, **kw).result
+    t_fit = time.perf_counter() - t0
+    curves = {c: fit.channels[c].response for c in s.channels}
+    spend = s.data[[f"spend_{c}" for c in s.channels]]
+    budget = float(spend.iloc[-13:].sum(axis=1).mean())
+    caps = {c: 1.5 * float(s.data[f"spend_{c}"].max()) for c in s.channels}
+    # Robyn's allocator default: each channel within 0.5-2 x its mean historical spend (both plans)
+    hb = {c: historical_bounds(float(s.data[f"spend_{c}"].mean())) for c in s.channels}
+    hi, lo = {c: b["max_spend"] for c, b in hb.items()}, {c: b["min_spend"] for c, b in hb.items()}
+    oracle = oracle_curves(s)
+    out = {"C": C, "T": T, "noise": noise, "seed": seed, "t_fit": t_fit,
+           "regret": regret(curves, s.truth, budget, caps)["regret"], "roi_err": roi_errors(curves, s),
+           "regret_oracle": regret(oracle, s.truth, budget, caps)["regret"],
+           "regret_bounded": regret(curves, s.truth, budget, hi, lo)["regret"],
+           "regret_oracle_bounded": regret(oracle, s.truth, budget, hi, lo)["regret"]}
+    if baseline:
+        rc, t_rob = robyn_style(s, iterations=iterations, seed=seed)
+        out.update({"t_robyn": t_rob, "regret_robyn": regret(rc, s.truth, budget, caps)["regret"],
+                    "regret_robyn_bounded": regret(rc, s.truth, budget, hi, lo)["regret"],
+                    "roi_err_robyn": roi_errors(rc, s)})
+    return out
+
+
+def coverage(n_sets: int, n_draws: int = 40, prior: bool = True,
+             shape_range: tuple[float, float] = (0.6, 3.0)) -> tuple[float, float, int]:
+    """Share of 90 % bootstrap intervals holding the true ROI / marginal ROI (2 independent channels,
+    104 weeks, noise 5 %, seeds 100...)."""
+    hits_roi, hits_m = [], []
+    for k in range(n_sets):
+        s = simulate(2, 104, 0.05, seed=100 + k, n_correlated_pairs=0, flight_every=0, shape_range=shape_range)
+        res = CurveModel(seed=k, n_bootstrap=n_draws, n_starts=4, holdout_periods=0, prior=prior).fit(
+            s.data, spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"]).result
+        for c, t in s.truth.items():
+            ch = res.channels[c]
+            x = ch.current_spend
+            roi = t.response(np.array([x]))[0] / x
+            mroi = (t.response(np.array([1.001 * x]))[0] - t.response(np.array([0.999 * x]))[0]) / (0.002 * x)
+            hits_roi.append(ch.roi["low"] <= roi <= ch.roi["high"])
+            hits_m.append(ch.marginal_roi["low"] <= mroi <= ch.marginal_roi["high"])
+    return float(np.mean(hits_roi)), float(np.mean(hits_m)), len(hits_roi)
+
+
+def lift_effect(seeds: range) -> list[tuple[float, float]]:
+    """(regret without, with lift tests) on sets with two confounded channels (spend correlation 0.95): one
+    test per confounded channel at its mean spend + 50 %, measured with 10 % noise."""
+    from optimizer.curves.lift import LiftTest
+
+    out = []
+    for seed in seeds:
+        s = simulate(3, 104, 0.05, seed=seed, shape_range=(0.6, 1.0), correlation=0.95, flight_every=0)
+        spend = s.data[[f"spend_{c}" for c in s.channels]]
+        budget = float(spend.iloc[-13:].sum(axis=1).mean())
+        caps = {c: 1.5 * float(s.data[f"spend_{c}"].max()) for c in s.channels}
+        kw = dict(spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"])
+        rng = np.random.default_rng(seed)
+        tests = []
+        for c in s.channels[:2]:
+            x = float(s.data[f"spend_{c}"].mean())
+            inc = float(s.truth[c].response(np.array([1.5 * x]))[0] - s.truth[c].response(np.array([x]))[0])
+            sigma = 0.1 * abs(inc) + 1
+            tests.append(LiftTest(c, x, 0.5 * x, inc + rng.normal(0, sigma), sigma))
+        model = dict(seed=1, n_bootstrap=0, n_starts=4, holdout_periods=0)
+        plain = CurveModel("hill_concave", **model).fit(s.data, **kw).result
+        calibrated = CurveModel("hill_concave", **model).fit(s.data, lift_tests=tests, **kw).result
+        r0 = regret({c: plain.channels[c].response for c in s.channels}, s.truth, budget, caps)["regret"]
+        r1 = regret({c: calibrated.channels[c].response for c in s.channels}, s.truth, budget, caps)["regret"]
+        out.append((r0, r1))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="4 small sets, baseline at 500 iterations x 5 trials")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the Robyn-style baseline")
+    ap.add_argument("--only", choices=["regret", "coverage"], help="run only the regret sets or only the coverage "
+                    "variants (as built, no prior, concave true shapes)")
+    a = ap.parse_args()
+    import os
+
+    print(f"load average: {os.getloadavg()}")
+    if a.only == "coverage":
+        n = 10 if a.quick else 30
+        for label, kw in (("as built", {}), ("no prior", {"prior": False}),
+                          ("true shapes concave (0.6-1.0)", {"shape_range": (0.6, 1.0)})):
+            cov_roi, cov_m, n_cov = coverage(n, **kw)
+            print(f"coverage of 90 % intervals, {label}, {n_cov} channel fits: ROI {cov_roi:.0%}, marginal ROI {cov_m:.0%}",
+                  flush=True)
+        return
+    if a.only == "regret":
+        main_regret(a)
+        return
+    # speed: 20 x 156 with uncertainty
+    s = simulate(20, 156, 0.05, seed=1)
+    t0, c0 = time.perf_counter(), time.process_time()
+    CurveModel(seed=1, n_bootstrap=100).fit(s.data, spend_cols=s.spend_columns(), control_cols=["price"],
+                                            holiday_cols=["holiday"])
+    print(f"speed: 20 channels x 156 weeks, 8 starts + holdout refit + 100 bootstrap draws: "
+          f"{time.perf_counter() - t0:.2f} s wall, {time.process_time() - c0:.2f} s CPU (target <= 30 s)")
+    lift = lift_effect(range(4) if a.quick else range(10))
+    print(f"lift tests, 2 confounded channels (r = 0.95), {len(lift)} sets: regret without "
+          f"{np.mean([r[0] for r in lift]):.2%} (worst {np.max([r[0] for r in lift]):.2%}), with one test per "
+          f"channel {np.mean([r[1] for r in lift]):.2%} (worst {np.max([r[1] for r in lift]):.2%})")
+    cov_roi, cov_m, n_cov = coverage(10 if a.quick else 30)
+    print(f"coverage of 90 % intervals over {n_cov} channel fits: ROI {cov_roi:.0%}, marginal ROI {cov_m:.0%}")
+    main_regret(a)
+
+
+def main_regret(a: argparse.Namespace) -> None:
+    """The regret sets (unbounded and within 0.5-2x mean historical spend)."""
+    if a.quick:
+        sets = [(5, 156, 0.05, 0), (5, 156, 0.10, 1), (8, 104, 0.05, 2), (3, 208, 0.10, 3)]
+        iterations = 500
+    else:
+        sets = [(3, 104, 0.02, 0), (5, 156, 0.05, 1), (5, 156, 0.10, 2), (8, 156, 0.05, 3), (10, 208, 0.05, 4),
+                (12, 156, 0.10, 5), (20, 156, 0.05, 6), (4, 104, 0.15, 7)]
+        iterations = 2000
+    rows = []
+    for C, T, noise, seed in sets:
+        r = one_set(C, T, noise, seed, not a.no_baseline, iterations)
+        rows.append(r)
+        line = (f"C={C:2d} T={T} noise={noise:.2f} seed={seed}: dmpopt regret {r['regret']:.2%}, ROI err "
+                f"{r['roi_err'][0]:.0%}, mROI err {r['roi_err'][1]:.0%}, fit {r['t_fit']:.2f} s "
+                f"(oracle-nonlinear regret {r['regret_oracle']:.2%}); within 0.5-2x mean spend: dmpopt "
+                f"{r['regret_bounded']:.2%}, oracle {r['regret_oracle_bounded']:.2%}")
+        if "t_robyn" in r:
+            line += (f" | robyn-style regret {r['regret_robyn']:.2%} (bounded {r['regret_robyn_bounded']:.2%}), ROI err {r['roi_err_robyn'][0]:.0%}, mROI err "
+                     f"{r['roi_err_robyn'][1]:.0%}, fit {r['t_robyn']:.1f} s (time ratio {r['t_robyn'] / r['t_fit']:.1f}x)")
+        print(line, flush=True)
+    low = [r for r in rows if r["noise"] <= 0.10]
+    print(f"dmpopt regret on sets with noise <= 10 %: mean {np.mean([r['regret'] for r in low]):.2%}, "
+          f"worst {np.max([r['regret'] for r in low]):.2%} (target mean <= 2 %, worst <= 5 %); oracle-nonlinear "
+          f"mean {np.mean([r['regret_oracle'] for r in low]):.2%}, worst {np.max([r['regret_oracle'] for r in low]):.2%}")
+    print(f"within 0.5-2x mean historical spend (both plans): dmpopt mean "
+          f"{np.mean([r['regret_bounded'] for r in low]):.2%}, worst {np.max([r['regret_bounded'] for r in low]):.2%}; "
+          f"oracle-nonlinear mean {np.mean([r['regret_oracle_bounded'] for r in low]):.2%}, worst "
+          f"{np.max([r['regret_oracle_bounded'] for r in low]):.2%}")
+    if not a.no_baseline:
+        print(f"robyn-style regret (same sets): mean {np.mean([r['regret_robyn'] for r in low]):.2%}, worst "
+              f"{np.max([r['regret_robyn'] for r in low]):.2%}; total time ratio "
+              f"{sum(r['t_robyn'] for r in rows) / sum(r['t_fit'] for r in rows):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
