@@ -103,6 +103,22 @@ class SimulatedData:
         """channel -> spend column name."""
         return {c: f"spend_{c}" for c in self.truth}
 
+    def lift_tests(self, channels: list[str], rng: np.random.Generator, relative_sigma: float = 0.1) -> list:
+        """One simulated lift test per channel: +50 % spend from the channel's mean weekly spend.
+
+        The measured increment is the true steady-state increment plus normal noise with standard
+        deviation ``relative_sigma * |increment| + 1`` (KPI units), reported as the test's sigma.
+        """
+        from optimizer.curves.lift import LiftTest
+
+        tests = []
+        for c in channels:
+            x = float(self.data[f"spend_{c}"].mean())
+            inc = float(self.truth[c].response(np.array([1.5 * x]))[0] - self.truth[c].response(np.array([x]))[0])
+            sigma = relative_sigma * abs(inc) + 1
+            tests.append(LiftTest(c, x, 0.5 * x, inc + rng.normal(0, sigma), sigma))
+        return tests
+
 
 def _holidays(dates: pd.DatetimeIndex) -> np.ndarray:
     """1 in the weeks (Monday start) holding Black Friday (4th Thursday of November + 1) or Christmas."""

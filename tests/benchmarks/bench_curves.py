@@ -192,7 +192,6 @@ def coverage(n_sets: int, n_draws: int = 40, prior: bool = True,
 def lift_effect(seeds: range) -> list[tuple[float, float]]:
     """(regret without, with lift tests) on sets with two confounded channels (spend correlation 0.95): one
     test per confounded channel at its mean spend + 50 %, measured with 10 % noise."""
-    from optimizer.curves.lift import LiftTest
 
     out = []
     for seed in seeds:
@@ -201,13 +200,7 @@ def lift_effect(seeds: range) -> list[tuple[float, float]]:
         budget = float(spend.iloc[-13:].sum(axis=1).mean())
         caps = {c: 1.5 * float(s.data[f"spend_{c}"].max()) for c in s.channels}
         kw = dict(spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"])
-        rng = np.random.default_rng(seed)
-        tests = []
-        for c in s.channels[:2]:
-            x = float(s.data[f"spend_{c}"].mean())
-            inc = float(s.truth[c].response(np.array([1.5 * x]))[0] - s.truth[c].response(np.array([x]))[0])
-            sigma = 0.1 * abs(inc) + 1
-            tests.append(LiftTest(c, x, 0.5 * x, inc + rng.normal(0, sigma), sigma))
+        tests = s.lift_tests(s.channels[:2], np.random.default_rng(seed))
         model = dict(seed=1, n_bootstrap=0, n_starts=4, holdout_periods=0)
         plain = CurveModel("hill_concave", **model).fit(s.data, **kw).result
         calibrated = CurveModel("hill_concave", **model).fit(s.data, lift_tests=tests, **kw).result

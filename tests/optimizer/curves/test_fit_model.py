@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.curves.lift import LiftTest
 from optimizer.curves.model import CurveModel
 from optimizer.curves.results import response_value
 from optimizer.curves.simulate import simulate
@@ -85,13 +84,7 @@ def test_lift_tests_reduce_planning_regret_on_confounded_channels():
     budget = float(spend.iloc[-13:].sum(axis=1).mean())
     caps = {c: 1.5 * float(s.data[f"spend_{c}"].max()) for c in s.channels}
     kw = dict(spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"])
-    rng = np.random.default_rng(3)
-    tests = []
-    for c in s.channels[:2]:
-        x = float(s.data[f"spend_{c}"].mean())
-        inc = float(s.truth[c].response(np.array([1.5 * x]))[0] - s.truth[c].response(np.array([x]))[0])
-        sigma = 0.1 * abs(inc) + 1
-        tests.append(LiftTest(c, x, 0.5 * x, inc + rng.normal(0, sigma), sigma))
+    tests = s.lift_tests(s.channels[:2], np.random.default_rng(3))
     model = dict(seed=1, n_bootstrap=0, n_starts=4, holdout_periods=0)
     plain = CurveModel("hill_concave", **model).fit(s.data, **kw).result
     calibrated = CurveModel("hill_concave", **model).fit(s.data, lift_tests=tests, **kw).result
