@@ -73,3 +73,24 @@ def regret(fitted: dict[str, dict], truth: dict, budget: float, caps: dict[str, 
 def fitted_response(curves: dict[str, dict], spend: dict[str, float]) -> float:
     """Total response of ``curves`` at ``spend`` (per period)."""
     return float(sum(response_value(curves[c], np.array([spend[c]]))[0] for c in spend))
+
+
+def oracle_curves(sim) -> dict[str, dict]:
+    """Curves of a simulated set with the TRUE adstock, half-saturation and shape, only the coefficients
+    fitted (NNLS): the regret that the data's noise and collinearity cause even when every nonlinear
+    parameter is known. A channel whose coefficient comes out 0 gets a flat curve."""
+    from optimizer.curves.data import check_history
+    from optimizer.curves.fit import solve_inner
+    from optimizer.curves.model import CurveModel
+
+    m = CurveModel(seed=0, n_bootstrap=0, holdout_periods=0)
+    h = check_history(sim.data, date_col="date", kpi_col="kpi", spend_cols=sim.spend_columns(),
+                      control_cols=["price"], holiday_cols=["holiday"])
+    design, y_scale, _ = m._design(h, [])
+    design = design.rows(np.arange(h.n_periods) >= m.max_lag)
+    theta = np.array([[t.decay, np.log(t.half_saturation_spend / design.scale[i]), t.shape]
+                      for i, t in enumerate(sim.truth.values())])
+    beta = solve_inner(design, theta, with_grad=False).beta * y_scale
+    return {c: ({"kind": "linear", "roi": 0.0} if beta[i] <= 0 else
+                {**t.budget_response(), "max_response": float(beta[i])})
+            for i, (c, t) in enumerate(sim.truth.items())}

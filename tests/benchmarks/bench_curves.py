@@ -37,7 +37,7 @@ from optimizer.curves.bounds import historical_bounds  # noqa: E402
 from optimizer.curves.adstock import lag_matrix, steady_state_factor, weights  # noqa: E402
 from optimizer.curves.data import check_history  # noqa: E402
 from optimizer.curves.model import CurveModel  # noqa: E402
-from optimizer.curves.regret import regret  # noqa: E402
+from optimizer.curves.regret import oracle_curves, regret  # noqa: E402
 from optimizer.curves.results import response_value  # noqa: E402
 from optimizer.curves.simulate import simulate  # noqa: E402
 
@@ -123,26 +123,6 @@ def roi_errors(curves: dict, s) -> tuple[float, float]:
     return float(np.mean(roi)), float(np.mean(mroi))
 
 
-def oracle_curves(s) -> dict:
-    """Curves with the TRUE adstock, half-saturation and shape and only the coefficients fitted (NNLS): the
-    regret the data's noise and collinearity cause even when every nonlinear parameter is known."""
-    from optimizer.curves.fit import solve_inner
-
-    m = CurveModel(seed=0, n_bootstrap=0, holdout_periods=0)
-    h = check_history(s.data, date_col="date", kpi_col="kpi", spend_cols=s.spend_columns(), control_cols=["price"],
-                      holiday_cols=["holiday"])
-    design, y_scale, _ = m._design(h, [])
-    design = design.rows(np.arange(h.n_periods) >= m.max_lag)
-    theta = np.array([[t.decay, np.log(t.half_saturation_spend / design.scale[i]), t.shape]
-                      for i, t in enumerate(s.truth.values())])
-    beta = solve_inner(design, theta, with_grad=False).beta * y_scale
-    out = {}
-    for i, (c, t) in enumerate(s.truth.items()):
-        out[c] = ({"kind": "linear", "roi": 0.0} if beta[i] <= 0 else
-                  {**t.budget_response(), "max_response": float(beta[i])})
-    return out
-
-
 def one_set(C: int, T: int, noise: float, seed: int, baseline: bool, iterations: int) -> dict:
     s = simulate(C, T, noise, seed=seed)
     kw = dict(spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"])
@@ -156,7 +136,7 @@ def one_set(C: int, T: int, noise: float, seed: int, baseline: bool, iterations:
     # Robyn's allocator default: each channel within 0.5-2 x its mean historical spend (both plans)
     hb = {c: historical_bounds(float(s.data[f"spend_{c}"].mean())) for c in s.channels}
     hi, lo = {c: b["max_spend"] for c, b in hb.items()}, {c: b["min_spend"] for c, b in hb.items()}
-    oracle = oracle_curves(s)
+    oracle = oracle_curves(s)  # optimizer.curves.regret
     out = {"C": C, "T": T, "noise": noise, "seed": seed, "t_fit": t_fit,
            "regret": regret(curves, s.truth, budget, caps)["regret"], "roi_err": roi_errors(curves, s),
            "regret_oracle": regret(oracle, s.truth, budget, caps)["regret"],

@@ -16,24 +16,14 @@ from hypothesis import strategies as st
 
 from optimizer.curves.bounds import historical_bounds
 from optimizer.curves.curvefile import ChannelCurves, HistoricalSpend, SpendBounds, hill_response
-from optimizer.curves.fit import solve_inner
 from optimizer.curves.model import CurveModel
-from optimizer.curves.data import check_history
-from optimizer.curves.regret import regret
+from optimizer.curves.regret import oracle_curves, regret
 from optimizer.curves.simulate import simulate
 
 
 def _oracle(s):
-    """True adstock / half-saturation / shape, coefficients by NNLS (as the benchmark's oracle)."""
-    m = CurveModel(seed=0, n_bootstrap=0, holdout_periods=0)
-    h = check_history(s.data, date_col="date", kpi_col="kpi", spend_cols=s.spend_columns(), control_cols=["price"],
-                      holiday_cols=["holiday"])
-    design, y_scale, _ = m._design(h, [])
-    design = design.rows(np.arange(h.n_periods) >= m.max_lag)
-    theta = np.array([[t.decay, np.log(t.half_saturation_spend / design.scale[i]), t.shape]
-                      for i, t in enumerate(s.truth.values())])
-    beta = solve_inner(design, theta, with_grad=False).beta * y_scale
-    return {c: {**t.budget_response(), "max_response": float(beta[i])} for i, (c, t) in enumerate(s.truth.items())}
+    """True adstock / half-saturation / shape, coefficients by NNLS (the benchmark's oracle)."""
+    return oracle_curves(s)
 
 
 def _plan_inputs(s):
