@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from experiments.config import ExperimentConfig
+from optimizer.plan import warnings_markdown
 from optimizer.sections import RunContext, SectionSpec
 
 if TYPE_CHECKING:
@@ -104,8 +105,7 @@ def markdown(result: "ExperimentsAnalysis") -> str:
     if multipliers:
         lines += ["", "Channel response multipliers from shipped experiments: "
                   + ", ".join(f"{c} x{m:.4f}" for c, m in sorted(multipliers.items())) + "."]
-    for w in result.warnings:
-        lines.append(f"- warning: {w}")
+    lines += warnings_markdown(result.warnings)
     return "\n".join(lines) + "\n"
 
 

@@ -224,6 +224,12 @@ def df_markdown(df: Any) -> str:
     return _df_markdown(df)
 
 
+def warnings_markdown(warnings: Any) -> list[str]:
+    """Markdown lines for a section's warnings, the same block in every section of plan.md ([] when none)."""
+    warnings = [str(w) for w in (warnings or [])]
+    return ["", "Warnings:", ""] + [f"- {w}" for w in warnings] if warnings else []
+
+
 def df_csv(df: Any) -> bytes:
     """A DataFrame as CSV bytes (no index)."""
     buf = io.StringIO()

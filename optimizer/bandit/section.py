@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optimizer.bandit.config import ArmName, GuardrailConfig
+from optimizer.plan import warnings_markdown
 from optimizer.sections import RunContext, SectionSpec
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -263,8 +264,7 @@ def bandit_markdown(result: BanditPlanResult) -> str:
     out += ["", f"Total expected conversions {result.total_conversions:,.1f} ({lvl} interval "
             f"{result.total_conversions_low:,.1f}-{result.total_conversions_high:,.1f}); cost "
             f"{result.total_cost:,.2f}; expected loss {result.expected_loss_per_message:.2e} conversions per message."]
-    if result.warnings:
-        out += ["", "Warnings:", ""] + [f"- {w}" for w in result.warnings]
+    out += warnings_markdown(result.warnings)
     return "\n".join(out) + "\n"
 
 

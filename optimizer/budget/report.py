@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.budget.money import money, per_spent, response_text, spent_unit
+from optimizer.plan import warnings_markdown
 
 if TYPE_CHECKING:  # pragma: no cover
     from optimizer.budget.results import BudgetResult
@@ -149,8 +150,7 @@ def markdown(r: "BudgetResult") -> str:
             tool = f"{c.tool} {c.tool_version}" if c.tool_version else c.tool
             most = money(c.historical_max_spend, cur) + f" per {c.period}" if c.historical_max_spend is not None else ""
             out.append(f"| {c.channel} | `{c.path}` | {c.curves_channel} | {tool} | `{c.sha256[:16]}…` | {most} |")
-    if r.warnings:
-        out += ["", "Warnings:", ""] + [f"- {w}" for w in r.warnings]
+    out += warnings_markdown(r.warnings)
     out += ["", f"Solver: {r.solver} {r.solver_version}; method {r.method}; {r.n_variables} variables "
                 f"({r.n_integer} integer), {r.n_rows} rows; {r.time_seconds:.3f} s.", ""]
     return "\n".join(out)

@@ -4,6 +4,15 @@ Nobody announces that they left a shop or an app, so there is no 0/1 churn flag.
 fitted on (frequency, recency, T) gives each customer's P(alive); with no purchase after today it
 falls day by day. Churn risk after ``s`` more silent days is ``q(s) = 1 - P(alive | x, t_x, T + s)``.
 
+Per segment (``fit_by: segment``; the default for segments from a summary file's ``segment_col``). The
+purchase model is fitted on every customer (the pooled fit) and on each segment with enough data (>= ``fit_min_customers`` customers and >=
+``fit_min_repeat_buyers`` repeat buyers; :mod:`optimizer.churn.clv.grouped`); each customer is
+scored with her segment's parameters, a smaller segment with the pooled ones, and the report lists
+every segment's size, parameters, log-likelihood and, when pooled, why. Segments made by the
+segments section (``data: segments``) are cut on recency/frequency/tenure, the model's own data, so
+there the default is ``fit_by: all`` (per-segment fits on truncated data are biased) and the
+results are reported per segment.
+
 Timing. The crossing is the first day ``s`` in 0..horizon_days with ``q(s) >= threshold``
 (``crossing_in_days``, whole days) and, on a continuous scale, the root of ``q(s) = threshold``
 between the two grid days around it (linear interpolation of ``q``, which is smooth and rises in
@@ -25,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,9 +48,11 @@ CHUNK_ROWS = 20_000
 class NonContractualReport:
     """What the purchase-model fit found (the non-contractual counterpart of ``ModelReport``).
 
-    Attributes: selected (``bgnbd`` / ``paretonbd``), select_by (``mle``), params (dict; rates per
-    day), loglik, n_customers, n_repeat (customers with >= 1 repeat purchase), source
-    (``segments`` or the file name), warnings.
+    Attributes: selected (``bgnbd`` / ``paretonbd``), select_by (``mle``), params (dict; the pooled
+    fit on every customer; rates per day), loglik (pooled, total), n_customers, n_repeat (customers
+    with >= 1 repeat purchase), source (``segments`` or the file name), warnings, fits
+    (:class:`~optimizer.churn.clv.grouped.GroupedFit`: per-segment parameters, log-likelihoods,
+    sizes, which segments were pooled and why, the likelihood-ratio test of per-segment vs pooled).
     """
 
     selected: str
@@ -51,20 +63,52 @@ class NonContractualReport:
     source: str
     select_by: str = "mle"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    fits: Any = None
 
     @property
     def ph_test(self) -> tuple[str, ...]:
         return ("not applicable (non-contractual purchase model, no hazard regression).",)
 
+    def summary(self) -> pd.DataFrame:
+        """One row per segment: n_customers, n_repeat, fit (own/pooled), parameters, loglik, reason."""
+        return self.fits.summary() if self.fits is not None else pd.DataFrame()
+
     def to_dict(self) -> dict:
-        return {"selected": self.selected, "select_by": self.select_by, "params": self.params,
-                "loglik": self.loglik, "n_customers": self.n_customers, "n_repeat": self.n_repeat,
-                "source": self.source, "warnings": list(self.warnings)}
+        out = {"selected": self.selected, "select_by": self.select_by, "params": self.params,
+               "loglik": self.loglik, "n_customers": self.n_customers, "n_repeat": self.n_repeat,
+               "source": self.source, "warnings": list(self.warnings)}
+        if self.fits is not None:
+            out.update(self.fits.to_dict())
+        return out
+
+    def detail_lines(self) -> list[str]:
+        """Markdown: the per-segment parameter table and the pooled-vs-segment test."""
+        if self.fits is None:
+            return []
+        names = list(self.params)
+        lines = ["", f"Purchase-model parameters by segment (fit_by: {self.fits.fit_by}; an own fit needs >= "
+                     f"{self.fits.min_customers} customers and >= {self.fits.min_repeat_buyers} repeat buyers):", "",
+                 "| segment | customers | repeat buyers | fit | " + " | ".join(names) + " | log-likelihood | note |",
+                 "|---|---:|---:|---|" + "---:|" * (len(names) + 1) + "---|"]
+        for f in self.fits.segments:
+            vals = " | ".join(f"{f.params[k]:.4g}" for k in names)
+            lines.append(f"| {f.segment} | {f.n_customers} | {f.n_repeat} | {f.fit} | {vals} | {f.loglik:.2f} | "
+                         f"{f.reason} |")
+        pooled = " | ".join(f"{self.params[k]:.4g}" for k in names)
+        lines.append(f"| (all, pooled) | {self.n_customers} | {self.n_repeat} | pooled | {pooled} | {self.loglik:.2f} | |")
+        lr = self.fits.lr_test
+        if lr is not None:
+            lines += ["", f"Per-segment vs pooled: likelihood ratio {lr['statistic']:.2f} on {lr['df']} df, p = "
+                          f"{lr['p_value']:.3g}; AIC {lr['aic_by_segment']:.1f} by segment vs {lr['aic_pooled']:.1f} pooled."]
+        return lines
 
     def __str__(self) -> str:
         body = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
-        return (f"Non-contractual churn model: {self.selected} ({body}); log-likelihood {self.loglik:.2f} over "
+        text = (f"Non-contractual churn model: {self.selected} ({body}); log-likelihood {self.loglik:.2f} over "
                 f"{self.n_customers} customers ({self.n_repeat} with repeat purchases); data from {self.source}.")
+        if self.fits is not None and len(self.fits.segments) > 1:
+            text += "\n" + self.fits.summary().to_string(index=False)
+        return text
 
 
 def summaries(config, ctx) -> tuple[pd.DataFrame, str]:
@@ -128,10 +172,10 @@ def crossings(q: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, 
 
 def run_noncontractual(config, ctx):
     """The churn section for ``model: bgnbd | paretonbd`` (see module docstring); returns a ChurnResult."""
-    from optimizer.churn.clv import PURCHASE_MODELS
     from optimizer.churn.economics import CampaignEconomics
     from optimizer.churn.section import ChurnResult, pseudonymize_ids, resolve_uplift
     from optimizer.churn.clv._base import check_rfm
+    from optimizer.churn.clv.grouped import fit_grouped
 
     df, source = summaries(config, ctx)
     x, tx, T = check_rfm(df["x"], df["t_x"], df["T"])
@@ -140,24 +184,34 @@ def run_noncontractual(config, ctx):
     if n_repeat < 10:
         raise DataError(f"churn ({config.model}): only {n_repeat} customer(s) have a repeat purchase; the purchase "
                         "model needs >= 10 to say anything about dropout.")
-    import warnings as _w
-
-    from optimizer.errors import ConvergenceWarning
-
-    with _w.catch_warnings(record=True) as caught:
-        _w.simplefilter("always", ConvergenceWarning)
-        model = PURCHASE_MODELS[config.model]().fit(x, tx, T)
-    warnings_ += [str(w.message) for w in caught]
+    seg = df["segment"].astype(str).to_numpy()
+    # Segments made by the segments section are cut on recency, frequency and tenure: the purchase
+    # model's own data. Within such a segment (x, t_x) is truncated, so a per-segment maximum likelihood
+    # fit is biased (selection on the outcome) and often degenerate; the pooled fit already scores each
+    # customer on her own (x, t_x, T). Per-segment fits are for segments from outside the purchase
+    # history (region, acquisition channel: segment_col of a summary file).
+    endogenous = config.data == "segments"
+    fit_by = config.fit_by or ("all" if endogenous else "segment")
+    if endogenous and fit_by == "segment":
+        warnings_.append("fit_by: segment on segments cut on recency/frequency/tenure (the purchase model's own "
+                         "data): each segment's (frequency, recency) is truncated, so its own fit is biased; the "
+                         "pooled fit (fit_by: all, the default here) already scores every customer on her own history.")
+    grouped = fit_grouped(config.model, x, tx, T, seg, fit_by=fit_by, min_customers=config.fit_min_customers,
+                          min_repeat_buyers=config.fit_min_repeat_buyers)
+    warnings_ += list(grouped.warnings)
     if config.model == "bgnbd" and (x == 0).any():
         warnings_.append(f"{int((x == 0).sum())} customer(s) without a repeat purchase have P(alive) = 1 under "
                          "BG/NBD and are never scheduled (use model: paretonbd to score them).")
-    seg = df["segment"].astype(str).to_numpy()
     uplift, uplift_warn = resolve_uplift(config, seg, ctx)
     warnings_ += uplift_warn
     econ = CampaignEconomics(contact_cost=config.contact_cost, incentive_cost=config.incentive_cost,
                              acceptance_if_staying=config.acceptance_if_staying, uplift=0.0,
                              fixed_cost=config.fixed_cost)
-    q = risk_curve(model, x, tx, T, config.horizon_days)
+    q = np.empty((x.size, config.horizon_days + 1))
+    for s_name, m in grouped.segment_to_model.items():
+        rows = np.flatnonzero(seg == s_name)
+        q[rows] = risk_curve(m, x[rows], tx[rows], T[rows], config.horizon_days)
+    fit_source = pd.Series(seg).map({f.segment: f.fit for f in grouped.segments}).to_numpy()
     first, cont, status = crossings(q, config.threshold)
     crosses = first >= 0
     contact_in = np.where(crosses, np.maximum(first - config.lead_days, 0), -1)
@@ -186,6 +240,7 @@ def run_noncontractual(config, ctx):
         "value": value,
         "expected_cost": np.where(contact, cost, 0.0),
         "contact": contact,
+        "purchase_model_fit": fit_source,
     })
     schedule = _schedule(plan, seg, config)
     customers = plan.copy()
@@ -208,9 +263,10 @@ def run_noncontractual(config, ctx):
         "campaign_status": campaign_status,
         "status_counts": {k: int(v) for k, v in pd.Series(status).value_counts().items()},
     }
-    p = model.params_
-    report = NonContractualReport(config.model, {k: float(v) for k, v in p.items()}, float(model.loglik_),
-                                  int(x.size), n_repeat, source, warnings=tuple(warnings_))
+    pooled = grouped.pooled
+    report = NonContractualReport(config.model, {k: float(v) for k, v in pooled.params_.items()},
+                                  float(pooled.loglik_), int(x.size), n_repeat, source, warnings=tuple(warnings_),
+                                  fits=grouped)
     return ChurnResult(status="ok" if n_contacts else "no_contacts", warnings=tuple(warnings_), name=config.name,
                        seed=ctx.seed, report=report, schedule=schedule, customers=customers, totals=totals)
 

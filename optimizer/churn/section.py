@@ -48,6 +48,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from optimizer.plan import warnings_markdown
 from optimizer.sections import RunContext, SectionSpec
 
 _CFG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -126,6 +127,15 @@ class ChurnConfig(BaseModel):
     frequency_col: str = Field("frequency", description="Non-contractual: repeat purchases column of a summary file.")
     recency_col: str = Field("t_x_days", description="Non-contractual: days from first to last purchase column.")
     tenure_col: str = Field("tenure_days", description="Non-contractual: days from first purchase to the end of data.")
+    fit_by: Literal["segment", "all"] | None = Field(
+        None, description="bgnbd/paretonbd: 'segment' fits the purchase model per segment (the segments section's "
+                          "segments, or segment_col), 'all' fits it once on every customer. None: 'segment' "
+                          "with segment_col, 'all' with data: segments (those segments are cut on recency/frequency, the model's own data: per-segment fits would be biased). A segment below fit_min_customers or "
+                          "fit_min_repeat_buyers uses the pooled fit; the plan says which and why.")
+    fit_min_customers: int = Field(500, ge=1, description="bgnbd/paretonbd, fit_by segment: customers a segment needs "
+                                                          "for its own fit (see optimizer.churn.clv.grouped).")
+    fit_min_repeat_buyers: int = Field(50, ge=1, description="bgnbd/paretonbd, fit_by segment: customers with >= 1 "
+                                                             "repeat purchase a segment needs for its own fit.")
     incentive_cost: float = Field(0.0, ge=0, description="Incentive paid by each customer who accepts (currency).")
     acceptance_if_staying: float = Field(1.0, ge=0, le=1, description="Share of would-stay customers who accept "
                                                                         "the incentive anyway (0-1; Neslin et al. 2006).")
@@ -141,6 +151,9 @@ class ChurnConfig(BaseModel):
     def _data_source(self) -> "ChurnConfig":
         if self.data == "segments" and self.model not in ("bgnbd", "paretonbd"):
             raise ValueError(f"data 'segments' needs model bgnbd or paretonbd (a non-contractual model); got {self.model!r}.")
+        if self.fit_by is not None and self.model not in ("bgnbd", "paretonbd"):
+            raise ValueError(f"fit_by applies to model bgnbd or paretonbd (got model {self.model!r}, fit_by "
+                             f"{self.fit_by!r}); survival models take strata_col for per-segment baselines")
         return self
 
 
@@ -393,8 +406,9 @@ def markdown(result: ChurnResult) -> str:
     ]
     lines += [f"| {r.week_start} | {r.segment} | {r.n_contacts} | {r.cost:.2f} | {r.expected_value:.2f} |"
               for r in result.schedule.itertuples()]
+    lines += getattr(result.report, "detail_lines", list)()
     lines += ["", "Proportional hazards: " + " ".join(result.report.ph_test)]
-    lines += [f"- warning: {w}" for w in result.warnings]
+    lines += warnings_markdown(result.warnings)
     return "\n".join(lines) + "\n"
 
 

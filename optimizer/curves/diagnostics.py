@@ -92,3 +92,46 @@ def residual_checks(residual: np.ndarray) -> tuple[dict[str, float], list[str]]:
         warn.append(f"residuals are autocorrelated (Ljung-Box p = {p:.2g} at {lags} lags, Durbin-Watson {dw:.2f}); "
                     "a trend, season or control is probably missing, and intervals are too narrow.")
     return out, warn
+
+
+#: A channel whose coefficient t-statistic (``ChannelFit.signal_t``, :func:`coefficient_t`) is below this
+#: is weakly identified. Measured on simulated sets
+#: (``tests/benchmarks/bench_curves.py``, docs/performance-curves.md): plans on fits with such channels
+#: holding >= 20 % of spend lost several times more response than the others.
+WEAK_SIGNAL_T = 2.0
+#: Share of mean spend in weakly identified channels above which the fit warns that a plan on it is unreliable.
+WEAK_SPEND_SHARE = 0.2
+
+
+def coefficient_t(base: np.ndarray, z: np.ndarray, beta: np.ndarray, residual: np.ndarray, n_params: int) -> np.ndarray:
+    """t-statistic of each channel's coefficient at the fitted adstock and saturation (see ``ChannelFit.signal_t``).
+
+    ``beta_c / se_c`` with ``se_c = s * sqrt([(X'X)^-1]_cc)``, ``X = [base, z]`` over the fitted periods
+    and ``s^2 = RSS / (n - n_params)`` (every linear and nonlinear parameter counted). The standard
+    error sees the baseline and the other channels, so a channel that moves with another one (or with
+    the season) gets a small t even when its own spend swings. Conditional on the fitted nonlinear
+    parameters, so it is optimistic for a channel whose shape was fitted to noise.
+    """
+    X = np.column_stack([base, z])
+    r = np.asarray(residual, dtype=float)
+    s2 = float(r @ r) / max(r.size - n_params, 1)
+    cov = np.linalg.pinv(X.T @ X)
+    se = np.sqrt(np.maximum(np.diag(cov)[base.shape[1]:], 0.0) * s2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, np.asarray(beta, dtype=float) / se, np.where(np.asarray(beta) > 0, np.inf, 0.0))
+
+
+def weak_signal_warning(signal: dict[str, float], mean_spend: dict[str, float]) -> str | None:
+    """One sentence naming the weakly identified channels, or None when none is below :data:`WEAK_SIGNAL_T`."""
+    weak = {c: t for c, t in signal.items() if t < WEAK_SIGNAL_T}
+    if not weak:
+        return None
+    total = sum(mean_spend.values())
+    share = sum(mean_spend[c] for c in weak) / total if total > 0 else 0.0
+    names = ", ".join(f"{c!r} (t {t:.1f})" for c, t in sorted(weak.items(), key=lambda kv: kv[1]))
+    head = (f"the history barely shows {len(weak)} channel(s) moving the KPI: {names}, {share:.0%} of mean spend; "
+            f"their curves rest mostly on the prior")
+    if share >= WEAK_SPEND_SHARE:
+        return (head + ". A plan that moves their spend far is unreliable: keep them near current spend "
+                "(response: {bounds: historical}) or calibrate them with a lift test (--lift-tests).")
+    return head + "; keep them near current spend (bounds: historical) or calibrate them with a lift test."

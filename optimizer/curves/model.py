@@ -30,7 +30,8 @@ import pandas as pd
 from optimizer.curves.adstock import lag_matrix
 from optimizer.curves.bootstrap import block_resample
 from optimizer.curves.data import History, check_history
-from optimizer.curves.diagnostics import extrapolation_warning, metrics, residual_checks, spend_warnings
+from optimizer.curves.diagnostics import (extrapolation_warning, metrics, residual_checks, coefficient_t, spend_warnings,
+                                          weak_signal_warning)
 from optimizer.curves.fit import Design, features, minimise, start_points
 from optimizer.curves.lift import LiftTest, check as check_lift
 from optimizer.curves.results import ChannelFit, CurveFit, response_value
@@ -212,6 +213,18 @@ class CurveModel:
             step("fit", done, total_steps)
 
         best = minimise(design, starts, on_start=tick)
+        # The prior's weight is the noise variance. Before any fit it is taken from a LINEAR model's
+        # residuals, which also hold that model's misfit of curved responses: on strongly S-shaped
+        # channels it overstated the noise several-fold and the prior flattened true S-shapes toward
+        # n = 1 (a known-truth case is in tests/optimizer/curves/test_signal.py). Re-estimated once from
+        # the fitted model's residuals and refitted from its optimum when it is clearly smaller.
+        if self.prior and best.inner is not None:
+            r = design.y - (design.base @ best.inner.gamma + features(design, best.theta, with_grad=False)[0].T
+                            @ best.inner.beta)
+            nv = float(r @ r) / max(int(fit_rows.sum()) - n_params, 1)
+            if 0 < nv < 0.8 * design.noise_var:
+                full, design = (_with_noise_var(d, nv) for d in (full, design))
+                best = minimise(design, [best.theta] + starts[:2])
         if not best.converged:
             warnings.append("the optimizer stopped before its convergence test at the best start; curves may be "
                             "slightly off (try more starts).")
@@ -290,6 +303,14 @@ class CurveModel:
                 warnings.append(f"channel {name!r}: the fit finds no effect (coefficient 0 at the bound); its curve "
                                 "is flat (linear with ROI 0).")
 
+        # how clearly the history shows each channel move the KPI (contribution variation vs noise)
+        resid = design.y - fitted
+        sig = coefficient_t(full.base[fit_rows], z[fit_rows], beta, resid, n_params)
+        sig = {name: sig[c] for c, name in enumerate(names)}
+        channels = {n: replace(ch, signal_t=sig[n]) for n, ch in channels.items()}
+        w = weak_signal_warning(sig, {n: float(h.spend[n].mean()) for n in names})
+        if w:
+            warnings.append(w)
         resid_stats, resid_warn = residual_checks((design.y - fitted) * y_scale)
         metrics_in = metrics(h.kpi[fit_rows], fitted * y_scale)
         metrics_in["first_date"] = str(h.dates[warm].date())
@@ -297,7 +318,8 @@ class CurveModel:
         decomposition = self._decomposition(h, full, gamma, z, beta, y_scale, groups, fitted_all)
         self.result_ = CurveFit(
             channels=channels,
-            metrics={"in_sample": metrics_in, "holdout": holdout},
+            metrics={"in_sample": metrics_in, "holdout": holdout,
+                     "noise_sd": float(np.sqrt(design.noise_var)) * y_scale},
             residual=resid_stats, decomposition=decomposition, warnings=tuple(warnings), seed=seed,
             settings=self.settings(), data_sha256=h.sha256, start_objectives=best.start_objectives,
             n_bootstrap=self.n_bootstrap, elapsed_seconds=time.perf_counter() - t0,
@@ -340,6 +362,14 @@ class CurveModel:
     def predict_contributions(self) -> pd.DataFrame:
         """Per-period contribution of each channel at the fitted parameters (KPI units)."""
         return self.result.decomposition[list(self.result.channels)]
+
+
+def _with_noise_var(design: Design, noise_var: float) -> Design:
+    """The design with another noise variance: the prior's weight, and the lift rows' weights (each is
+    ``sqrt(noise_var) / sigma`` of its test, :meth:`CurveModel._design`)."""
+    k = float(np.sqrt(noise_var / design.noise_var))
+    lift = tuple((c, x, dx, dy, w * k) for c, x, dx, dy, w in design.lift)
+    return replace(design, noise_var=noise_var, lift=lift)
 
 
 def _roi(response: dict, spend: float) -> tuple[float, float]:

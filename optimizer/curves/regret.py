@@ -49,18 +49,21 @@ def plan(curves: dict[str, dict], budget: float, caps: dict[str, float],
 
 
 def regret(fitted: dict[str, dict], truth: dict, budget: float, caps: dict[str, float],
-           floors: dict[str, float] | None = None) -> dict:
+           floors: dict[str, float] | None = None, plan_true: dict[str, float] | None = None) -> dict:
     """Regret of planning on ``fitted`` curves when ``truth`` (channel -> object with ``response(x)`` and
     ``budget_response()``, e.g. :class:`~optimizer.curves.simulate.TrueChannel`) holds.
 
     Both plans get the same ``budget``, ``caps`` and ``floors`` (e.g. from
-    :func:`optimizer.curves.bounds.historical_bounds`).
+    :func:`optimizer.curves.bounds.historical_bounds`). ``plan_true``: the plan on the true curves under
+    those limits when already known (a previous call's ``"plan_true"``), so that several fits of one set
+    are compared with one plan.
 
     Returns ``{"regret", "true_best", "true_of_fitted_plan", "plan_fitted", "plan_true"}`` (media
     response per period; plans in currency per period).
     """
     plan_fit = plan(fitted, budget, caps, floors)
-    plan_true = plan({c: t.budget_response() for c, t in truth.items()}, budget, caps, floors)
+    if plan_true is None:
+        plan_true = plan({c: t.budget_response() for c, t in truth.items()}, budget, caps, floors)
 
     def true_value(p: dict[str, float]) -> float:
         return float(sum(float(np.asarray(truth[c].response(np.array([p[c]])))[0]) for c in p))

@@ -44,6 +44,10 @@ class ChannelFit:
         ``current_spend`` (average and slope of the curve); ``mean`` is the point fit, low/high the
         bootstrap percentile interval (None without bootstrap).
     draws: budget-curve parameters per bootstrap draw (lists), e.g. ``{"max_response": [...], ...}``.
+    signal_t: how clearly the history shows this channel's effect: the t-statistic of its coefficient at
+        the fitted adstock and saturation, against the baseline and every other channel
+        (:func:`optimizer.curves.diagnostics.coefficient_t`). Below 2 the data barely see the channel
+        move the KPI and its curve rests mostly on the prior (:data:`~optimizer.curves.diagnostics.WEAK_SIGNAL_T`).
     """
 
     name: str
@@ -56,11 +60,13 @@ class ChannelFit:
     roi: dict[str, float | None]
     marginal_roi: dict[str, float | None]
     draws: dict[str, list[float]] = field(default_factory=dict)
+    signal_t: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _clean({"name": self.name, "saturation": self.saturation, "decay": self.decay, "max_lag": self.max_lag,
                        "response": self.response, "historical_spend": self.historical_spend,
                        "current_spend": self.current_spend, "roi": self.roi, "marginal_roi": self.marginal_roi,
+                       "signal_t": self.signal_t,
                        "n_draws": len(next(iter(self.draws.values()))) if self.draws else 0})
 
 
@@ -71,7 +77,8 @@ class CurveFit:
     Attributes
     ----------
     channels: channel name -> :class:`ChannelFit` (channels that never spend are absent; see warnings).
-    metrics: ``{"in_sample": {...}, "holdout": {...} or None}`` with r2, nrmse, mape (fractions), n_periods.
+    metrics: ``{"in_sample": {...}, "holdout": {...} or None}`` with r2, nrmse, mape (fractions), n_periods;
+        ``noise_sd``: the noise standard deviation that weighs the prior (KPI units; see docs/curves-maths.md).
     residual: ``{"durbin_watson", "ljung_box_p", "ljung_box_lags"}``.
     decomposition: per period: date, actual, fitted, baseline, holidays, controls, one column per channel
         (KPI units per period).
@@ -106,7 +113,7 @@ class CurveFit:
             row.update({k: v for k, v in c.response.items() if k != "kind"})
             row.update({"current_spend": c.current_spend, "roi": c.roi["mean"], "roi_low": c.roi["low"],
                         "roi_high": c.roi["high"], "mroi": c.marginal_roi["mean"], "mroi_low": c.marginal_roi["low"],
-                        "mroi_high": c.marginal_roi["high"]})
+                        "mroi_high": c.marginal_roi["high"], "signal_t": c.signal_t})
             rows.append(row)
         return pd.DataFrame(rows).set_index("channel")
 

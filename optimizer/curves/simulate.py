@@ -14,9 +14,19 @@ Generating model (weekly; money in the simulated currency, per week)::
 * ``hill(e; K, n) = e^n / (e^n + K^n)``, ``d_c ~ U(decay_range)``, ``n_c ~ U(shape_range)`` (S-shapes
   when n > 1), ``K_c = S(d_c) * m_c * U(0.6, 2.0)`` where ``m_c`` is the channel's mean spend when on;
 * ``beta_c`` is set so the ROI of sustained spend ``m_c`` is ``U(roi_range)``;
-* spend per channel: ``m_c * exp(AR(1) log-noise)``; channels ``(0, 1), (2, 3), ...`` (``n_correlated_pairs``
+* spend per channel: ``m_c * exp(AR(1) log-noise)`` with standard deviation ``spend_sd`` and lag-1
+  correlation ``spend_autocorrelation``; channels ``(0, 1), (2, 3), ...`` (``n_correlated_pairs``
   pairs) share their log-noise with correlation ``correlation``; every ``flight_every``-th channel
-  (starting with the last, correlated pairs excepted) is flighted: on in blocks of 2-8 weeks, off otherwise (spend 0).
+  (starting with the last, correlated pairs excepted) is flighted: on and off in alternating blocks of
+  ``flight_run`` weeks (default 2-8), spend 0 when off.
+
+How much history varied spend decides how well ANY fit can tell the channels apart (the per-channel
+signal is the variation of its contribution, not its level). The defaults (log-sd 0.35, AR 0.6, a
+quarter of the channels flighted in 2-8 week blocks) are smooth spend. :data:`ROBYN_DEMO_SPEND` holds
+the spend statistics measured on Robyn's own simulated demo data set (``dt_simulated_weekly.csv``,
+208 weeks, shipped in robynpy 0.3.6 ``robyn/tutorials/resources``): spend when on has log-sd 0.67-1.29
+(tv 1.25, ooh 1.29, print 1.08, facebook 1.16, search 0.67), lag-1 autocorrelation 0.05-0.46 (search
+0.97), and tv/ooh/print/facebook are on in only 41-49 % of weeks, in runs of 1.2-1.8 weeks.
 
 The true per-period curve of sustained spend (what the fit should recover) is a Hill curve with
 ``max_response = beta``, ``half_saturation_spend = K / S(d)`` and ``shape = n``.
@@ -32,6 +42,9 @@ import pandas as pd
 from optimizer.curves.adstock import geometric, steady_state_factor
 
 WEEKS_PER_YEAR = 365.25 / 7
+
+#: Spend process matching Robyn's demo data (module docstring): ``simulate(..., **ROBYN_DEMO_SPEND)``.
+ROBYN_DEMO_SPEND = {"spend_sd": 1.0, "spend_autocorrelation": 0.3, "flight_every": 2, "flight_run": (1, 3)}
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,9 @@ def simulate(
     n_correlated_pairs: int = 1,
     correlation: float = 0.8,
     flight_every: int = 4,
+    spend_sd: float = 0.35,
+    spend_autocorrelation: float = 0.6,
+    flight_run: tuple[int, int] = (2, 8),
     max_lag: int = 8,
     trend: float = 0.1,
     start: str = "2023-01-02",
@@ -153,11 +169,16 @@ def simulate(
     """Simulate ``n_weeks`` of weekly KPI and spend for ``n_channels`` channels (see module docstring).
 
     ``noise`` is the noise standard deviation as a fraction of the mean KPI (0.05 = 5 %).
+    ``spend_sd``, ``spend_autocorrelation``, ``flight_every`` and ``flight_run`` set how spend varies
+    (:data:`ROBYN_DEMO_SPEND` for Robyn-demo-like variation).
     """
     if not 1 <= n_channels <= 50:
         raise ValueError(f"n_channels is {n_channels}; expected 1 to 50")
     if n_weeks < 26:
         raise ValueError(f"n_weeks is {n_weeks}; expected at least 26")
+    if not (spend_sd >= 0 and -1 < spend_autocorrelation < 1 and 1 <= flight_run[0] <= flight_run[1]):
+        raise ValueError(f"spend_sd {spend_sd}, spend_autocorrelation {spend_autocorrelation}, flight_run {flight_run}: "
+                         "expected spend_sd >= 0, -1 < spend_autocorrelation < 1, 1 <= flight_run[0] <= flight_run[1]")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     rng = np.random.default_rng(seed)
@@ -165,7 +186,7 @@ def simulate(
     names = [f"ch{c + 1:02d}" for c in range(C)]
     m = np.exp(rng.uniform(np.log(2_000), np.log(50_000), C))
     # log-noise: AR(1), shared within correlated pairs
-    phi, sd = 0.6, 0.35
+    phi, sd = spend_autocorrelation, spend_sd
     eps = rng.normal(size=(C, T + L))
     for p in range(min(n_correlated_pairs, C // 2)):
         a, b = 2 * p, 2 * p + 1
@@ -180,7 +201,7 @@ def simulate(
         on = np.zeros(T + L, dtype=bool)
         t, state = 0, bool(rng.integers(2))
         while t < T + L:
-            run = int(rng.integers(2, 9))
+            run = int(rng.integers(flight_run[0], flight_run[1] + 1))
             on[t:t + run] = state
             t += run
             state = not state
@@ -224,5 +245,6 @@ def simulate(
     }
     settings = dict(n_channels=C, n_weeks=T, noise=noise, decay_range=list(decay_range), shape_range=list(shape_range),
                     roi_range=list(roi_range), n_correlated_pairs=n_correlated_pairs, correlation=correlation,
-                    flight_every=flight_every, max_lag=L, trend=trend, start=start)
+                    flight_every=flight_every, spend_sd=spend_sd,
+                    spend_autocorrelation=spend_autocorrelation, flight_run=list(flight_run), max_lag=L, trend=trend, start=start)
     return SimulatedData(data, truth, pd.DataFrame(contrib.T, columns=names, index=dates), base, noise_sd, seed, settings)

@@ -29,6 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optimizer.errors import ScenarioError
+from optimizer.plan import warnings_markdown
 from optimizer.sections import RunContext, SectionSpec
 
 _CFG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -428,8 +429,7 @@ def current_markdown(result: CurrentComparison) -> str:
     if interval:
         out += ["", "Responses in brackets: 5-95 % over the curve draws."]
     out += [""] + [f"- {n}" for n in result.notes()]
-    if result.warnings:
-        out += [""] + [f"- warning: {w}" for w in result.warnings]
+    out += warnings_markdown(result.warnings)
     return "\n".join(out) + "\n"
 
 

@@ -18,7 +18,12 @@ stored, the data-quality counts taken from the per-customer result instead of a 
 the id order (text) done by the engine instead of a Python sort of millions of strings. On DuckDB,
 above ``ROWS_PER_PART`` rows the per-customer query runs per customer partition (one more scan each)
 so that its hash tables stay within the memory limit; each part and the sorted result go through
-Parquet files (``COPY``) rather than one large fetch (peak memory; see the performance page).
+Parquet files (``COPY``) rather than one large fetch, and the sorted file is read in record batches
+into preallocated columns after the engine is closed (peak memory; see the performance page).
+
+Memory: an engine created here has ``threads`` = the usable cores and ``memory_limit`` = 3 GB (at most
+half the RAM), spilling into a temporary folder removed at the end (``_default_engine``). 100M rows /
+10M customers peak at about 2.5 GB for the whole process (DuckDB's sort of the per-customer result).
 
 Handling of bad input (each counted in :class:`FeatureTable.counts`, nothing dropped silently):
 
@@ -61,6 +66,19 @@ _US = 10**6  # t is in epoch microseconds
 # Spark partitions by itself: no entry in _PARTITION.
 ROWS_PER_PART = 20_000_000
 _PARTITION = {"duckdb": "hash(u) % {k} = {i}"}
+# Rows per record batch when the sorted per-customer Parquet is read back (about 15 MB in flight,
+# against about 150 bytes per customer for the finished frame).
+_BATCH_ROWS = 1 << 17
+# Integer columns of the per-customer frame. DuckDB sums integers to HUGEINT, which Parquet and pandas
+# carry as DOUBLE: they are made int64 as they are read (exact below 2**53).
+_INT_COLS = ("recency_days", "frequency", "tenure_days", "t_x_days", "n_purchase_days", "n_transactions",
+             "first_day", "last_day")
+# DuckDB limits of an engine created here (an engine passed in keeps its own settings). 3 GB: one
+# 20M-row customer partition (ROWS_PER_PART) peaked at 1.9-2.2 GB and the sort of 10M customers at
+# 2.5 GB, so neither spills; DuckDB has freed it all before the pandas frame (about 150 bytes per
+# customer) is built, which keeps 100M rows / 10M customers under 4 GB for the whole process. Never
+# more than half the machine's memory: beyond its limit DuckDB spills to the temporary folder instead.
+DUCKDB_MEMORY_LIMIT_BYTES = 3 * 10**9  # DuckDB's "3GB"
 # Epoch microseconds (BIGINT) of a column, per engine name; engines without an entry use their
 # epoch seconds (DOUBLE) times 10**6, rounded.
 _EPOCH_US = {
@@ -126,13 +144,67 @@ def _n_parts(eng, n_rows: int) -> int:
     return -(-n_rows // ROWS_PER_PART)
 
 
-def _read_parquet_frame(path: Path):
-    """A Parquet file as a DataFrame, freeing Arrow buffers while pandas' columns are built."""
+def _read_parquet_frame(path: Path) -> "pd.DataFrame":
+    """The sorted per-customer Parquet file as a DataFrame, streamed in record batches into
+    preallocated columns of their final dtype (ids as Python ``str``, ``_INT_COLS`` int64, the rest float64).
+
+    Peak memory is the finished frame plus one batch. Reading the file whole (``read_table``, then
+    ``to_pandas``) held Arrow's copy and pandas' at once, and casting the integer columns afterwards
+    copied each of them again: 3.3-3.9 GB peak for a 1.4 GB frame at 9.5M customers
+    (docs/performance-customers.md).
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
-    # deduplicate_objects=False: ids are unique; its hash table cost 3x the time and 0.9 GB at 10M rows.
-    return table.to_pandas(self_destruct=True, split_blocks=True, deduplicate_objects=False)
+    with pq.ParquetFile(path) as pf:
+        n = pf.metadata.num_rows
+        cols = {}
+        for f in pf.schema_arrow:
+            if f.name == "u" and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
+                cols[f.name] = np.empty(n, dtype=object)
+            elif f.name in _INT_COLS and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)):
+                cols[f.name] = np.empty(n, dtype=np.int64)
+            elif f.name not in _INT_COLS and pa.types.is_floating(f.type):
+                cols[f.name] = np.empty(n, dtype=np.float64)
+            else:  # a column added to customer_features.sql needs its dtype here
+                raise RuntimeError(f"internal error: column {f.name!r} of {path.name} has Arrow type {f.type}")
+        pos = 0
+        for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
+            k = batch.num_rows
+            for c, arr in zip(batch.schema.names, batch.columns):
+                if arr.null_count:  # only buying customers are written: no day or money column is NULL
+                    raise RuntimeError(f"internal error: {arr.null_count} NULL(s) in column {c!r} of {path.name}")
+                cols[c][pos:pos + k] = arr.to_numpy(zero_copy_only=False)
+            pos += k
+    if pos != n:
+        raise RuntimeError(f"internal error: read {pos} of {n} row(s) from {path.name}")
+    # copy=False: one block per column, no consolidation copy. The ids go in as an object Series: a bare
+    # object array is scanned for datetimes and the like first (42 bytes per row in temporaries: 0.4 GB at 10M).
+    cols["u"] = pd.Series(cols["u"], dtype=object, copy=False)
+    return pd.DataFrame(cols, copy=False)
+
+
+def _default_engine(temp_directory: str):
+    """A DuckDB engine with deliberate limits (see ``DUCKDB_MEMORY_LIMIT_BYTES``).
+
+    Threads: the cores this process may run on (``sched_getaffinity``: a container or ``taskset``
+    may allow fewer than the machine has); every extra thread keeps its own partial hash tables
+    (memory) and adds nothing on cores it cannot use. Spill files go to ``temp_directory``, a
+    folder the caller removes, not DuckDB's default ``.tmp`` in the working directory.
+    """
+    import os
+
+    from experiments.aggregate import DuckDBEngine
+
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = DUCKDB_MEMORY_LIMIT_BYTES
+    try:
+        limit = min(limit, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): the fixed limit
+        pass
+    return DuckDBEngine(threads=threads, memory_limit=f"{max(limit // 10**6, 256)}MB", temp_directory=temp_directory)
 
 
 def _temp_dir(eng) -> str | None:
@@ -162,19 +234,32 @@ def _check_columns(cfg: "SegmentsConfig", available: list[str], source: str) -> 
 def customer_features(cfg: "SegmentsConfig", path: Path, engine=None) -> FeatureTable:
     """Run the SQL steps on ``path`` and return the per-customer features (see module docstring).
 
-    ``engine``: an :mod:`experiments.aggregate` engine (default: a new ``DuckDBEngine``, closed
-    here; an engine passed in is left open).
+    ``engine``: an :mod:`experiments.aggregate` engine (default: a new ``DuckDBEngine`` with the
+    limits of ``_default_engine``, spilling to a temporary folder; both are closed and removed here;
+    an engine passed in is left open, and so is the memory its connection keeps after its last query,
+    0.3-0.9 GB at 10M customers, under the frame: the default engine gives the lowest peak).
     """
-    from experiments.aggregate import AggregationError, DuckDBEngine
-
     source = path.name
     if not path.exists() and not any(ch in str(path) for ch in "*?["):
         raise DataError(f"segments.data: file {path} not found. Paths are relative to the scenario/config file.")
-    own = engine is None
-    eng = DuckDBEngine() if own else engine
+    # `work` holds the per-customer Parquet files (raw ids): removed on return and on error.
+    if engine is not None:
+        with tempfile.TemporaryDirectory(prefix="dmpopt-segments-", dir=_temp_dir(engine)) as tmp:
+            return _customer_features(cfg, path, engine, own=False, work=Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="dmpopt-segments-") as tmp:
+        spill = Path(tmp) / "duckdb"
+        spill.mkdir()
+        return _customer_features(cfg, path, _default_engine(str(spill)), own=True, work=Path(tmp))
+
+
+def _customer_features(cfg: "SegmentsConfig", path: Path, eng, own: bool, work: Path) -> FeatureTable:
+    from experiments.aggregate import AggregationError
+
+    source = path.name
     if getattr(eng, "name", "") == "duckdb":
         # DuckDB prints a progress bar to stdout on long queries: it would corrupt `--format json`.
         eng.con.execute("SET enable_progress_bar = false")
+    final = None  # the sorted per-customer Parquet file (DuckDB), read once the engine is closed
     try:
         try:
             available = eng.open_raw(path)
@@ -223,27 +308,25 @@ def customer_features(cfg: "SegmentsConfig", path: Path, engine=None) -> Feature
                 as_of=as_of_epoch, distinct="DISTINCT" if cfg.duplicates == "drop" else "", keys=keys, part=part)
             return sql_template("customer_features").format(as_of_day=as_of_day, customer_days=days, text=eng.text)
 
-        if parts == 1:
+        if getattr(eng, "name", "") not in _PARTITION:  # Spark: the sorted frame in one fetch
             feats = eng.fetch(f"SELECT * FROM ({features_sql('')}) f ORDER BY u")
             n_seen, n_rows_kept = len(feats), int(feats["n_transactions"].sum())
         else:
             # Customers split by a hash of the id: each part's hash tables fit in memory (no spill);
-            # each part's features go to a Parquet file (COPY), not to a table held in memory.
-            with tempfile.TemporaryDirectory(prefix="dmpopt-segments-", dir=_temp_dir(eng)) as tmp:
-                for i in range(parts):
-                    part = features_sql(f" AND {_PARTITION[eng.name].format(k=parts, i=i)}")
-                    eng.con.execute(f"COPY ({part}) TO '{_sql_text(str(Path(tmp) / f'part-{i:03d}.parquet'))}' "
-                                    "(FORMAT parquet)")
-                glob = _sql_text(str(Path(tmp) / "part-*.parquet"))
-                seen = eng.fetch(f"SELECT COUNT(*) AS n, SUM(n_transactions) AS n_kept FROM read_parquet('{glob}')")
-                n_seen, n_rows_kept = int(seen.iloc[0, 0]), int(seen.iloc[0, 1])
-                # The id order is a DuckDB sort (spills within its memory limit) written to Parquet, read
-                # back with pyarrow: a direct fetch held the sort, DuckDB's result and pandas' copy at once
-                # (5.5 GB peak at 10M customers; see docs/performance-customers.md).
-                final = Path(tmp) / "features.parquet"
-                eng.con.execute(f"COPY (SELECT * FROM read_parquet('{glob}') WHERE n_purchase_days > 0 ORDER BY u) "
-                                f"TO '{_sql_text(str(final))}' (FORMAT parquet)")
-                feats = _read_parquet_frame(final)
+            # each part's features go to a Parquet file (COPY), not to a table held in memory. One part
+            # below ROWS_PER_PART rows goes the same way: a small file may still hold millions of customers.
+            for i in range(parts):
+                part = features_sql(f" AND {_PARTITION[eng.name].format(k=parts, i=i)}" if parts > 1 else "")
+                eng.con.execute(f"COPY ({part}) TO '{_sql_text(str(work / f'part-{i:03d}.parquet'))}' (FORMAT parquet)")
+            glob = _sql_text(str(work / "part-*.parquet"))
+            seen = eng.fetch(f"SELECT COUNT(*) AS n, SUM(n_transactions) AS n_kept FROM read_parquet('{glob}')")
+            n_seen, n_rows_kept = int(seen.iloc[0, 0]), int(seen.iloc[0, 1])
+            # The id order is a DuckDB sort (spills within its memory limit) written to Parquet, read
+            # back after the engine is closed: a direct fetch held the sort, DuckDB's result and pandas'
+            # copy at once (5.5 GB peak at 10M customers; see docs/performance-customers.md).
+            final = work / "features.parquet"
+            eng.con.execute(f"COPY (SELECT * FROM read_parquet('{glob}') WHERE n_purchase_days > 0 ORDER BY u) "
+                            f"TO '{_sql_text(str(final))}' (FORMAT parquet)")
         if cfg.duplicates == "keep":
             n_dup = int(eng.fetch(sql_template("duplicates").format(as_of=as_of_epoch)).iloc[0, 0] or 0)
     finally:
@@ -251,6 +334,10 @@ def customer_features(cfg: "SegmentsConfig", path: Path, engine=None) -> Feature
             eng.close()
         else:
             eng.release()
+    if final is not None:
+        # Read after close: a DuckDB connection kept 0.3-0.9 GB resident after its last query at 10M
+        # customers (freed by close, not by glibc's malloc_trim), and the frame came on top of it.
+        feats = _read_parquet_frame(final)
     if cfg.duplicates == "drop":
         # The rows DISTINCT removed: no extra scan (a duplicate count is a full hash aggregation).
         n_dup = n_rows - n_future - n_rows_kept
@@ -259,9 +346,9 @@ def customer_features(cfg: "SegmentsConfig", path: Path, engine=None) -> Feature
         feats = feats[buying].reset_index(drop=True)
     # Ids arrive as text, in text order (SQL ORDER BY): the order of Python's str sort.
     feats.columns = ["customer" if c == "u" else c for c in feats.columns]  # in place: no copy of 10M rows
-    for c in ("recency_days", "frequency", "tenure_days", "t_x_days", "n_purchase_days", "n_transactions",
-              "first_day", "last_day"):
-        feats[c] = feats[c].astype("int64", copy=False)
+    for c in _INT_COLS:
+        if feats[c].dtype != "int64":  # assigning a column copies it even when astype did not: only when needed
+            feats[c] = feats[c].astype("int64")
     counts = {
         "n_rows": n_rows,
         "n_duplicates": n_dup,

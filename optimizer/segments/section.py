@@ -12,6 +12,7 @@ With ``--out`` the plan gets the files listed in :mod:`optimizer.segments.profil
 
 from __future__ import annotations
 
+from optimizer.plan import warnings_markdown
 from optimizer.sections import RunContext, SectionSpec
 from optimizer.segments.config import SegmentsConfig
 
@@ -46,7 +47,7 @@ def markdown(result) -> str:
     for r in result.profiles.itertuples():
         lines.append(f"| {r.segment} | {r.n_customers} | {r.share:.1%} | {r.mean_recency_days:.1f} | "
                      f"{r.mean_frequency:.2f} | {r.mean_monetary:.2f} | {r.revenue_share:.1%} | {r.expected_value:.2f} |")
-    lines += [f"- note: {w}" for w in result.warnings]
+    lines += warnings_markdown(result.warnings)
     return "\n".join(lines) + "\n"
 
 

@@ -132,6 +132,13 @@ class BetaGeoModel(FittedMixin):
         self.loglik_, self.n_, self.converged_ = res.loglik, int(x.size), res.converged
         return self
 
+    def loglik(self, frequency, recency, T) -> float:
+        """Total log-likelihood of a (frequency, recency, T) summary under the fitted parameters."""
+        p = self._check_fitted()
+        x, tx, t = check_rfm(frequency, recency, T)
+        (ux, utx, ut), w = collapse(x, tx, t)
+        return bgnbd_loglik(tuple(p[k] for k in self.PARAM_NAMES), ux, utx, ut, w)
+
     def _p(self):
         p = self._check_fitted()
         return p["r"], p["alpha"], p["a"], p["b"]

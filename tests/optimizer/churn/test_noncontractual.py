@@ -103,9 +103,24 @@ def test_shipped_scenario_end_to_end(shop_plan):
     assert sum(sizes.values()) == seg.counts["n_customers"] == churn.totals["n_active"]
     assert any("audience sizes from the segments section" in a for a in budget.adjustments)
     assert any("reserved for retention contacts" in a for a in budget.adjustments)
-    # Consistency: churn's P(alive) is the segments' P(alive) (same model, same summaries).
+    # The shop's segments are RFM/K-means segments, cut on the purchase model's own data, so the scenario
+    # fits once (fit_by: all) and reports per segment: every customer then has the segments section's
+    # P(alive) (same model, same summaries), and each segment's log-likelihood is its customers' share.
     merged = seg.customers.merge(churn.customers, left_on="customer", right_on="customer_id")
+    fits = {f.segment: f for f in churn.report.fits.segments}
+    assert set(fits) == set(sizes) and {f.fit for f in fits.values()} == {"pooled"}
     np.testing.assert_allclose(merged["p_alive_x"], merged["p_alive_y"], rtol=1e-9)
+    for name, f in fits.items():
+        rows = merged[merged["segment_y"] == name]
+        assert (rows["purchase_model_fit"] == "pooled").all() and f.n_customers == len(rows) and f.reason
+        pooled = BetaGeoModel(params=f.params)
+        assert f.loglik == pytest.approx(pooled.loglik(rows["frequency_y"], rows["t_x_days_y"], rows["tenure_days_y"]))
+    # Per-segment parameters reach the plan's JSON and report.
+    d = churn.to_dict()["model"]
+    assert [s["segment"] for s in d["segments"]] == sorted(sizes) and d["fit_by"] == "all"
+    from optimizer.churn.section import markdown
+
+    assert "Purchase-model parameters by segment" in markdown(churn)
     assert churn.totals["n_contacts"] > 0 and list(churn.schedule["segment"].unique())
     assert set(churn.schedule["segment"]) <= set(sizes)
 
@@ -130,3 +145,15 @@ def test_budget_sizes_only_when_every_name_matches():
     assert cfg is not None and "['lapsed'] are not segments or RFM groups" in notes[0]
     Cfg.segments = [S("S1", 5), S("S2")]
     assert segment_sizes_from_segments(Cfg(), {"segments": FakeSeg()})[1] == ()
+
+
+def test_fit_by_segment_on_rfm_segments_warns_about_truncation(shop_plan):
+    """Per-segment fits on segments cut on recency/frequency are asked for explicitly: the plan says why they
+    are biased (selection on the model's own data) and still scores each segment with a fit it can use."""
+    from optimizer.scenario import load_scenario
+
+    sc = load_scenario(SCENARIO)
+    cfg = sc.model.churn.model_copy(update={"fit_by": "segment"})
+    res = run_churn(cfg, _ctx({"segments": shop_plan.sections["segments"][1]}, base_dir=SCENARIO.parent))
+    assert any("truncated" in w and "biased" in w for w in res.warnings)
+    assert res.report.fits.fit_by == "segment"
