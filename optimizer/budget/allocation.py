@@ -12,6 +12,8 @@ solved again. The maths is in docs/budget-maths.md.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import math
 import time
 
@@ -48,6 +50,11 @@ MAX_REFINEMENT_ROUNDS = 8
 
 #: Most refinements toward response floors before an infeasible chord LP is reported as infeasible.
 MAX_FLOOR_ROUNDS = 6
+
+#: A response floor the true curves miss by at most this fraction of it is met "at capacity": a floor set
+#: to exactly what a channel can deliver (e.g. computed from its cap) is only reached at one exact plan,
+#: which chords approach but never hit; the plan then delivers the floor less this sliver, and says so.
+FLOOR_TOLERANCE = 1e-6
 
 
 def allocate(
@@ -114,9 +121,12 @@ def allocate(
             # comes closest to the floors before calling the problem infeasible (issue #10, defect 3)
             floor_attempts += 1
             repaired = _refine_for_floors(model, pieces, problem, offsets, get_backend(solver),
-                                          config.time_limit_seconds)
+                                          config.time_limit_seconds, relax=floor_attempts == MAX_FLOOR_ROUNDS)
             if repaired is not None:
-                pieces, guess = repaired
+                pieces, guess, relaxed, note = repaired
+                if relaxed is not None:
+                    model = relaxed
+                    warnings.append(note)
                 continue
         if sol.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             return _no_plan(model, sol, currency, solver, time.perf_counter() - t0, problem)
@@ -153,14 +163,18 @@ def _split_at(model: BudgetModel, pieces: Pieces, x_cell: np.ndarray) -> Pieces:
     return make_pieces(model, cell[keep], lo[keep], hi[keep])
 
 
-def _refine_for_floors(model: BudgetModel, pieces: Pieces, problem, offsets, solve, time_limit: float
-                       ) -> tuple[Pieces, np.ndarray] | None:
-    """Pieces with which the response floors can be met, or None when the spend rows alone conflict.
+def _refine_for_floors(model: BudgetModel, pieces: Pieces, problem, offsets, solve, time_limit: float,
+                       relax: bool = False) -> tuple[Pieces, np.ndarray, BudgetModel | None, str | None] | None:
+    """``(pieces, plan, relaxed model or None, note or None)`` with which the response floors can be met,
+    or None when the spend rows alone conflict.
 
     Phase 1: the chord LP with a slack on every response floor, minimising the total shortfall
     (relative to each floor). Its plan is then checked on the TRUE curves: if it meets the floors it is
-    a feasible plan, and a breakpoint at its spend makes the chord LP feasible too; otherwise the pieces
-    are refined around it (the caller tries again, a bounded number of times).
+    a feasible plan, and a breakpoint at its spend makes the chord LP feasible too; on the last attempt
+    (``relax``), if it misses them by at most :data:`FLOOR_TOLERANCE` (a floor at exactly what the
+    channel can deliver), those floors are lowered to what the plan delivers and the note says by how
+    much; otherwise the pieces are refined
+    around it (the caller tries again, a bounded number of times).
     """
     import scipy.sparse as sp
 
@@ -181,16 +195,30 @@ def _refine_for_floors(model: BudgetModel, pieces: Pieces, problem, offsets, sol
         return None  # the spend rows conflict: infeasible whatever the curves
     x_cell = np.bincount(pieces.cell, weights=np.maximum(sol.x[:problem.n_cols], 0.0), minlength=model.cells.n)
     resp = cell_response(model, x_cell)
-    meets = True
+    meets, close = True, True
+    groups, notes = list(model.groups), []
     for g, _ in resp_rows:
         m = g.cell_row >= 0
         got = np.bincount(g.cell_row[m], weights=resp[m], minlength=len(g.entities))
-        meets &= bool(np.all(got >= g.lo - 1e-9 * np.maximum(np.abs(g.lo), 1.0)))
-    if meets:
-        return _split_at(model, pieces, x_cell), x_cell
+        scale = np.maximum(np.abs(g.lo), 1.0)
+        short = g.lo - got
+        meets &= bool(np.all(short <= 1e-9 * scale))
+        close &= bool(np.all(short <= FLOOR_TOLERANCE * scale))
+        at_cap = (short > 0) & (short <= FLOOR_TOLERANCE * scale)
+        if at_cap.any():
+            groups[model.groups.index(g)] = replace(g, lo=np.where(at_cap, got, g.lo))
+            notes += [f"{g.entities[i]}: floor {g.lo[i]:,.4f}, delivered {got[i]:,.4f} (short by {short[i]:.3g})"
+                      for i in np.flatnonzero(at_cap)]
+    if meets and not (relax and notes):
+        return _split_at(model, pieces, x_cell), x_cell, None, None
+    if close and relax:
+        note = (f"response floor(s) at exactly what the channel can deliver: {', '.join(notes)}; met to within "
+                f"{FLOOR_TOLERANCE:g} of the floor (the exact maximum is one plan that a piecewise-linear model "
+                "approaches but cannot reach).")
+        return _split_at(model, pieces, x_cell), x_cell, replace(model, groups=tuple(groups)), note
     with np.errstate(invalid="ignore", divide="ignore"):  # an empty piece at an outer limit has no chord
         fine = refine_pieces(model, _split_at(model, pieces, x_cell), x_cell)
-    return _split_at(model, fine, np.full(model.cells.n, -1.0)), x_cell  # (drops empty pieces)
+    return _split_at(model, fine, np.full(model.cells.n, -1.0)), x_cell, None, None  # (drops empty pieces)
 
 
 def _cell_groups(model: BudgetModel) -> np.ndarray:

@@ -46,6 +46,24 @@ def test_defect3_a_response_floor_the_true_curves_allow_is_met(frac: float) -> N
     assert tv["spend"] <= 200_000 * (1 + 1e-9)
 
 
+def test_defect3_a_floor_at_exactly_what_the_channel_can_deliver_plans_and_says_so() -> None:
+    """A floor equal to tv's capacity (the brute-force maximum above, to a 1-currency grid) was reported
+    infeasible, with an explanation quoting a coarse-chord shortfall of $8.12k. The exact maximum is one plan
+    that chords approach but never reach; the plan now meets the floor to within FLOOR_TOLERANCE and says so."""
+    from optimizer.budget.allocation import FLOOR_TOLERANCE
+
+    d = _floor_plan(1.0)
+    r = allocate(BudgetConfig.model_validate(d), currency="USD")
+    assert r.status in ("optimal", "feasible"), r.explanation
+    tv = r.channel_totals.set_index("channel").loc["tv"]
+    floor = d["channels"][0]["min_response"]
+    assert floor * (1 - FLOOR_TOLERANCE) <= tv["response"]
+    assert tv["spend"] <= 200_000 * (1 + 1e-9)
+    assert any("exactly what the channel can deliver" in w and "tv" in w for w in r.warnings)
+    # 10 ppm above it is beyond the tolerance: still infeasible
+    assert allocate(BudgetConfig.model_validate(_floor_plan(1.00001)), currency="USD").status == "infeasible"
+
+
 def test_defect3_a_floor_above_what_the_channel_can_deliver_stays_infeasible() -> None:
     r = allocate(BudgetConfig.model_validate(_floor_plan(1.01)), currency="USD")
     assert r.status == "infeasible"
