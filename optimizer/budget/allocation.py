@@ -129,7 +129,7 @@ def allocate(
                     warnings.append(note)
                 continue
         if sol.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            return _no_plan(model, sol, currency, solver, time.perf_counter() - t0, problem)
+            return _no_plan(model, sol, currency, solver, time.perf_counter() - t0, problem, pieces)
         x_cell = clean_spend(np.bincount(pieces.cell, weights=np.maximum(sol.x, 0.0), minlength=model.cells.n))
         lower, upper = certify(model, x_cell, sol.row_dual, offsets)
         gap = relative_gap(lower, upper)
@@ -374,12 +374,12 @@ def _binding(model: BudgetModel, x_cell: np.ndarray, resp: np.ndarray, marg: np.
 
 
 def _no_plan(model: BudgetModel, sol: Solution, currency: str | None, solver: str | None, elapsed: float,
-             problem) -> BudgetResult:
+             problem, pieces=None) -> BudgetResult:
     """A result without a plan: infeasible (explained in money), unbounded, or solver error."""
     from optimizer.budget.diagnose import explain_infeasible, explain_unbounded
 
     if sol.status == SolveStatus.INFEASIBLE:
-        explanation = explain_infeasible(model, currency, solver)
+        explanation = explain_infeasible(model, currency, solver, pieces)
         status = "infeasible"
     elif sol.status == SolveStatus.UNBOUNDED:
         explanation = explain_unbounded(model, currency)

@@ -26,12 +26,13 @@ from optimizer.budget.problem import BudgetModel, LPProblem, build_lp, initial_p
 MAX_ROWS_FOR_DELETION_FILTER = 300
 
 
-def explain_infeasible(model: BudgetModel, currency: str | None, solver: str | None = None) -> tuple[str, ...]:
+def explain_infeasible(model: BudgetModel, currency: str | None, solver: str | None = None,
+                       pieces=None) -> tuple[str, ...]:
     """Sentences that explain why no plan meets every limit, each with the money to fix it."""
     found = obvious_conflicts(model, currency)
     if found:
         return tuple(found)
-    return tuple(elastic_explanation(model, currency, solver))
+    return tuple(elastic_explanation(model, currency, solver, pieces))
 
 
 def explain_unbounded(model: BudgetModel, currency: str | None) -> tuple[str, ...]:
@@ -197,9 +198,16 @@ def _top(channels, lo: np.ndarray, currency: str | None, k: int = 3) -> str:
     return ", ".join(f"{channels[i].name} {money(lo[i], currency, compact=True)}" for i in order if lo[i] > 0)
 
 
-def elastic_explanation(model: BudgetModel, currency: str | None, solver: str | None = None) -> list[str]:
-    """The cheapest change of limits that makes the plan feasible, and a minimal conflicting set."""
-    pieces = initial_pieces(model, model.config.pieces_per_curve)
+def elastic_explanation(model: BudgetModel, currency: str | None, solver: str | None = None,
+                        pieces=None) -> list[str]:
+    """The cheapest change of limits that makes the plan feasible, and a minimal conflicting set.
+
+    ``pieces``: the breakpoints the allocator had refined to when it gave up (default: the initial ones).
+    Chords lie below concave curves, so on coarse pieces a response floor's shortfall is overstated
+    (a floor 10 ppm above what a channel can deliver was quoted as $8k short); refined pieces measure it
+    where the plan was."""
+    if pieces is None:
+        pieces = initial_pieces(model, model.config.pieces_per_curve)
     problem, _ = build_lp(model, pieces)
     solve = get_backend(solver if solver in ("highs", "cbc", "glop") else "highs")
     elastic, slack_rows, slack_sign = _elastic_lp(problem)

@@ -65,9 +65,14 @@ def test_defect3_a_floor_at_exactly_what_the_channel_can_deliver_plans_and_says_
 
 
 def test_defect3_a_floor_above_what_the_channel_can_deliver_stays_infeasible() -> None:
-    r = allocate(BudgetConfig.model_validate(_floor_plan(1.01)), currency="USD")
+    """1 % above capacity: the fix quoted is the true excess, 1 % of capacity = $1.43k (brute force above);
+    it was measured on the first coarse chords and quoted as $9.55k."""
+    d = _floor_plan(1.01)
+    r = allocate(BudgetConfig.model_validate(d), currency="USD")
     assert r.status == "infeasible"
     assert r.explanation and "tv" in " ".join(r.explanation)
+    assert "by $1.43k" in r.explanation[0]
+    assert d["channels"][0]["min_response"] / 1.01 * 0.01 == pytest.approx(1426.4, abs=0.1)
     assert len(r.channel_totals) == 0
 
 
