@@ -8,7 +8,12 @@ and ``model`` (a ``google.protobuf.Any`` packing ``MeridianModel`` with ``model_
 ``ResponsePoint {input_value, incremental_kpi}``. meridian/schema/processors/marketing_processor.py
 (``_compute_response_curve``) fills them from ``Analyzer.response_curves``: ``input_value`` is the
 channel's spend over the interval times a spend multiplier (the historical flighting scaled) and
-``incremental_kpi`` the posterior MEAN incremental outcome over the interval. No draws are written.
+``incremental_kpi`` the posterior MEAN incremental outcome over the interval. No draws and no per-point
+credible intervals are written. The file is ``create_mmm_proto(...).SerializeToString()`` (Meridian 2.1.0
+has no Mmm writer); ``meridian_serde.save_meridian`` writes a bare ``MmmKernel`` without analyses, which is
+recognised and refused with that explanation. The posterior draws behind the curves can be rebuilt from
+the proto (meridian_draws.py). Parity with a real Meridian 2.1.0 fit:
+tests/fixtures/curves/meridian/ (made by make_meridian_fixture.py with TensorFlow, in a separate venv).
 
 Reading without TensorFlow: mmm-proto-schema declares a TensorFlow dependency (its generated code,
 protobuf 5.29 gencode, would load under the protobuf 6.33 that ortools pins), so instead this module
@@ -39,15 +44,34 @@ from optimizer.errors import DataError
 SUPPORTED_MAJOR = (1, 2)
 
 # message name -> [(field name, number, type, label, message type or None)]
-_D, _S, _I32, _MSG, _BYTES, _ENUM = 1, 9, 5, 11, 12, 14  # FieldDescriptorProto.Type values
+_D, _S, _I32, _MSG, _BYTES, _ENUM, _BOOL, _U32 = 1, 9, 5, 11, 12, 14, 8, 13  # FieldDescriptorProto.Type values
 _OPT, _REP = 1, 3
 _SCHEMA: dict[str, list[tuple[str, int, int, int, str | None]]] = {
     "Mmm": [("mmm_kernel", 1, _MSG, _OPT, "MmmKernel"), ("marketing_analysis_list", 3, _MSG, _OPT, "AnalysisList")],
     "MmmKernel": [("marketing_data", 1, _MSG, _OPT, "MarketingData"), ("model", 2, _MSG, _OPT, "AnyLite")],
     "AnyLite": [("type_url", 1, _S, _OPT, None), ("value", 2, _BYTES, _OPT, None)],
     "MeridianModelLite": [("model_id", 1, _S, _OPT, None), ("model_version", 2, _S, _OPT, None),
-                          ("schema_version", 24, _S, _OPT, None)],
-    "MarketingData": [("metadata", 2, _MSG, _OPT, "Metadata")],
+                          ("schema_version", 24, _S, _OPT, None),
+                          ("hyperparameters", 3, _MSG, _OPT, "Hyperparameters"),
+                          ("inference_data", 14, _MSG, _OPT, "InferenceData")],
+    # mmm/v1/model/meridian/meridian_model.proto (read by meridian_draws.py)
+    "Hyperparameters": [("hill_before_adstock", 2, _BOOL, _OPT, None), ("max_lag", 3, _U32, _OPT, None),
+                        ("global_adstock_decay", 23, _S, _OPT, None), ("global_saturation", 26, _S, _OPT, None)],
+    "InferenceData": [("posterior", 3, _BYTES, _OPT, None)],
+    "MarketingData": [("marketing_data_points", 1, _MSG, _REP, "DataPoint"), ("metadata", 2, _MSG, _OPT, "Metadata")],
+    # mmm/v1/marketing/marketing_data.proto (read by meridian_draws.py)
+    "DataPoint": [("geo_info", 1, _MSG, _OPT, "GeoInfo"), ("date_interval", 2, _MSG, _OPT, "DateInterval"),
+                  ("media_variables", 4, _MSG, _REP, "MediaVariable"), ("kpi", 5, _MSG, _OPT, "KpiValue"),
+                  ("reach_frequency_variables", 6, _MSG, _REP, "RfVariable")],
+    "GeoInfo": [("geo_id", 1, _S, _OPT, None), ("population_value", 3, _D, _OPT, None)],
+    "MediaVariable": [("channel_name", 1, _S, _OPT, None), ("scalar_metric", 2, _MSG, _OPT, "ScalarMetric"),
+                      ("media_spend", 4, _D, _OPT, None)],
+    "ScalarMetric": [("name", 1, _S, _OPT, None), ("value", 2, _D, _OPT, None)],
+    "RfVariable": [("channel_name", 1, _S, _OPT, None)],
+    "KpiValue": [("name", 1, _S, _OPT, None), ("revenue", 2, _MSG, _OPT, "RevenueValue"),
+                 ("non_revenue", 3, _MSG, _OPT, "NonRevenueValue")],
+    "RevenueValue": [("value", 1, _D, _OPT, None)],
+    "NonRevenueValue": [("value", 1, _D, _OPT, None), ("revenue_per_kpi", 2, _D, _OPT, None)],
     "Metadata": [("time_dimensions", 1, _MSG, _REP, "TimeDimension"), ("kpi_type", 5, _S, _OPT, None),
                  ("currency_code", 7, _S, _OPT, None)],
     "TimeDimension": [("name", 1, _S, _OPT, None), ("dates", 2, _MSG, _REP, "Date")],
@@ -126,6 +150,8 @@ def read_mmm(path: str | Path) -> Any:
         try:
             msg.ParseFromString(data)
         except pb_message.DecodeError as exc:
+            if _is_kernel(data):
+                raise DataError(f"{p}: {_KERNEL_ONLY}") from None
             raise DataError(f"{p}: is not a wire-format mmm.v1.Mmm proto ({exc}); Meridian writes .binpb "
                             "(wire) or .txtpb (text).") from None
     version = None
@@ -170,8 +196,9 @@ def import_meridian(path: str | Path, currency: str | None = None, analysis: int
     analyses = list(msg.marketing_analysis_list.marketing_analyses)
     usable = [i for i, a in enumerate(analyses) if any(len(m.response_curve.response_points) for m in a.media_analyses)]
     if not usable:
-        raise DataError(f"{src}: marketing_analysis_list has no media_analyses with a response_curve; generate the "
-                        "Mmm proto with response curves (MarketingAnalysisSpec with a response_curve_spec).")
+        if not analyses and p.suffix not in (".txtpb", ".textproto", ".pbtxt") and _is_kernel(p.read_bytes()):
+            raise DataError(f"{src}: {_KERNEL_ONLY}")
+        raise DataError(f"{src}: marketing_analysis_list has no media_analyses with a response_curve; {_HOW_TO}")
     if analysis is None:
         def length(i: int) -> int:
             di = analyses[i].date_interval
@@ -217,7 +244,8 @@ def import_meridian(path: str | Path, currency: str | None = None, analysis: int
         f"Meridian's response curves are posterior means over {n_periods} {period}s ({start} to {end}, end "
         "exclusive) with the historical flighting scaled; they are read as per-period curves of even spend "
         f"(use periods_per_cell: {n_periods} to plan that interval as one cell). No draws: the proto's curves "
-        "hold the posterior mean only. historical_spend is the interval's mean spend per period (min = max = mean)."
+        "hold the posterior mean only (optimizer.curves.importers.meridian_draws.meridian_curve_draws rebuilds the "
+        "posterior draws of national impression models, not yet carried into curves.yaml). historical_spend is the interval's mean spend per period (min = max = mean)."
     )
     return CurvesFile(
         dmpopt_curves=1,
@@ -231,6 +259,25 @@ def import_meridian(path: str | Path, currency: str | None = None, analysis: int
         warnings=warnings if version is not None else warnings + [
             "the proto carries no MeridianModel version (no mmm_kernel.model); it was read as Meridian 1.x/2.x."],
     )
+
+
+_HOW_TO = ("write the Mmm proto with meridian.schema.mmm_proto_generator.create_mmm_proto(mmm, [marketing_processor."
+           "MarketingAnalysisSpec(media_summary_spec=MediaSummarySpec(aggregate_times=True))]) and save it with "
+           ".SerializeToString() as .binpb (response curves are written only for time-aggregated media summaries).")
+_KERNEL_ONLY = ("is an mmm.v1.MmmKernel (what meridian.schema.serde.meridian_serde.save_meridian writes: the model, no "
+                "analyses), not an mmm.v1.Mmm with response curves; " + _HOW_TO)
+
+
+def _is_kernel(data: bytes) -> bool:
+    """Whether wire-format ``data`` parses as a bare ``MmmKernel`` packing a ``MeridianModel``."""
+    from google.protobuf import message as pb_message
+
+    k = message_classes()["MmmKernel"]()
+    try:
+        k.ParseFromString(data)
+    except pb_message.DecodeError:
+        return False
+    return k.HasField("model") and k.model.type_url.endswith("MeridianModel")
 
 
 def _interval(e: Any) -> Interval:
