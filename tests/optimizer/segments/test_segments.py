@@ -21,7 +21,6 @@ from optimizer.segments.kmeans import choose_k, fit_segments
 from optimizer.segments.privacy import load_key, pseudonymize
 from optimizer.segments.profiles import run_segments
 from optimizer.segments.rfm import RFM_RULES, quantile_score, rfm_group
-from optimizer.segments.simulate import simulate_transactions
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "segments"
 HAND = (FIXTURES / "hand.csv").read_text()  # 10 rows, one defect or edge case each; see test_features_by_hand
@@ -30,14 +29,6 @@ HAND = (FIXTURES / "hand.csv").read_text()  # 10 rows, one defect or edge case e
 def _write(tmp_path: Path, text: str, name: str = "tx.csv") -> Path:
     p = tmp_path / name
     p.write_text(text)
-    return p
-
-
-@pytest.fixture(scope="module")
-def sim_csv(tmp_path_factory) -> Path:
-    df = simulate_transactions(1500, dt.date(2025, 1, 1), 365, seed=3)
-    p = tmp_path_factory.mktemp("seg") / "tx.csv"
-    df.to_csv(p, index=False)
     return p
 
 

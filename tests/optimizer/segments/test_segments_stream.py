@@ -8,7 +8,6 @@ the 100M-row peak vary between 3.0 and 4.3 GB).
 
 from __future__ import annotations
 
-import datetime as dt
 import tracemalloc
 from pathlib import Path
 
@@ -18,15 +17,6 @@ import pytest
 
 import optimizer.segments.aggregate as agg
 from optimizer.segments.config import SegmentsConfig
-from optimizer.segments.simulate import simulate_transactions
-
-
-@pytest.fixture(scope="module")
-def sim_csv(tmp_path_factory) -> Path:
-    df = simulate_transactions(1500, dt.date(2025, 1, 1), 365, seed=5)
-    p = tmp_path_factory.mktemp("segstream") / "tx.csv"
-    df.to_csv(p, index=False)
-    return p
 
 
 def _whole_file_frame(path: Path) -> pd.DataFrame:
