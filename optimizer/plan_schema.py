@@ -133,7 +133,8 @@ class BudgetSectionDoc(BaseModel):
         default_factory=list,
         description="Per channel whose curve comes from a curves file: channel, path (relative to the scenario), "
         "sha256 of the file, tool and tool_version that estimated it, curves_channel, period, periods_per_cell, "
-        "historical_max_spend (currency per period; the most spent in the fitted data).")
+        "historical_max_spend (currency per period; the most spent in the fitted data), signal_t (the fit's "
+        "t-statistic of the channel's coefficient; below 2 the plan warns), bounded (bounds: historical applied).")
 
 
 class SectionDoc(BaseModel):

@@ -33,6 +33,8 @@ class CurveSource:
     period: the curves file's time unit ("day", "week", "month"): its spend is per period.
     periods_per_cell: curves-file periods in one budget cell (the reference's ``periods_per_cell``).
     historical_max_spend: the most spent in one period in the fitted data (currency per period), or None.
+    signal_t: the fit's t-statistic of the channel's coefficient (``signal_t`` in the file), or None.
+    bounded: the reference applies the file's recommended spend bounds (``bounds: historical``).
     """
 
     channel: str
@@ -44,12 +46,15 @@ class CurveSource:
     period: str
     periods_per_cell: int
     historical_max_spend: float | None
+    signal_t: float | None = None
+    bounded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (plan.json ``budget.curve_sources``)."""
         return {"channel": self.channel, "path": self.path, "sha256": self.sha256, "tool": self.tool,
                 "tool_version": self.tool_version, "curves_channel": self.curves_channel, "period": self.period,
-                "periods_per_cell": self.periods_per_cell, "historical_max_spend": self.historical_max_spend}
+                "periods_per_cell": self.periods_per_cell, "historical_max_spend": self.historical_max_spend,
+                "signal_t": self.signal_t, "bounded": self.bounded}
 
 
 def curve_sources(scenario_path: str | Path | None, base_dir: str | Path | None) -> tuple[CurveSource, ...]:
@@ -83,12 +88,14 @@ def curve_sources(scenario_path: str | Path | None, base_dir: str | Path | None)
         data = file.read_bytes()
         cf = _load(file)
         name = str(resp.get("channel", ch.get("name")))
-        hist = cf.channels[name].historical_spend if name in cf.channels else None
+        entry = cf.channels.get(name)
+        hist = entry.historical_spend if entry is not None else None
         out.append(CurveSource(
             channel=str(ch.get("name")), path=str(resp["from"]), sha256=hashlib.sha256(data).hexdigest(),
             tool=cf.source.tool, tool_version=cf.source.tool_version, curves_channel=name, period=cf.period,
             periods_per_cell=int(resp.get("periods_per_cell", 1)),
             historical_max_spend=float(hist.max) if hist is not None else None,
+            signal_t=entry.signal_t if entry is not None else None, bounded=resp.get("bounds") == "historical",
         ))
     return tuple(out)
 
@@ -115,3 +122,30 @@ def extrapolation_warnings(sources: tuple[CurveSource, ...], allocations: pd.Dat
                        f"{per_period / s.historical_max_spend:.1f}x the most ever spent "
                        f"({money(s.historical_max_spend, currency)}); the curve is extrapolated there")
     return tuple(out)
+
+
+def weak_curve_warnings(sources: tuple[CurveSource, ...]) -> tuple[str, ...]:
+    """"search: its fitted curve is weakly identified ...": channels whose fit could barely see them.
+
+    A curve whose coefficient t (``signal_t``) is below :data:`optimizer.curves.diagnostics.WEAK_SIGNAL_T`
+    rests mostly on the fit's prior; on simulated histories, plans on fits with such channels lost several
+    times more response than the others (docs/performance-curves.md).
+    """
+    from optimizer.curves.diagnostics import WEAK_SIGNAL_T
+
+    out = []
+    for s in sources:
+        if s.signal_t is None or s.signal_t >= WEAK_SIGNAL_T:
+            continue
+        advice = ("it is held to the file's recommended spend range (bounds: historical); a lift test would let the "
+                  "plan move it further" if s.bounded else
+                  "keep it near current spend (response: {..., bounds: historical}) or calibrate it with a lift test")
+        out.append(f"{s.channel}: its curve from {s.path} is weakly identified by the history (coefficient t "
+                   f"{s.signal_t:.1f} < {WEAK_SIGNAL_T:g}): the plan's spend on it rests mostly on the fit's prior; "
+                   + advice)
+    return tuple(out)
+
+
+def curve_warnings(sources: tuple[CurveSource, ...], allocations: pd.DataFrame, currency: str | None) -> tuple[str, ...]:
+    """Every warning about the curves files behind a plan: weakly identified curves, extrapolated spend."""
+    return weak_curve_warnings(sources) + extrapolation_warnings(sources, allocations, currency)

@@ -39,12 +39,12 @@ def with_curve_sources(result: Any, ctx: RunContext) -> Any:
     """Record the curves files the channels' curves come from, and warn where the plan leaves their data."""
     import dataclasses
 
-    from optimizer.budget.curve_sources import curve_sources, extrapolation_warnings
+    from optimizer.budget.curve_sources import curve_sources, curve_warnings
 
     sources = curve_sources(ctx.source, ctx.base_dir)
     if not sources:
         return result
-    extra = extrapolation_warnings(sources, result.allocations, result.currency) if result.has_plan else ()
+    extra = curve_warnings(sources, result.allocations, result.currency) if result.has_plan else ()
     return dataclasses.replace(result, curve_sources=sources, warnings=tuple(result.warnings) + extra)
 
 

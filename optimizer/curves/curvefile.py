@@ -208,6 +208,9 @@ class ChannelCurves(_Model):
     roi: Interval | None = Field(None, description="Response per currency spent at historical spend.")
     marginal_roi: Interval | None = Field(None, description="Slope of the curve at the last (or mean) spend.")
     draws: CurveDraws | None = Field(None, description="Posterior or bootstrap draws of the curve parameters.")
+    signal_t: float | None = Field(
+        None, description="dmpopt curves fit: t-statistic of the channel's coefficient against the baseline and "
+        "the other channels; below 2 the history barely shows the channel moving the KPI (a plan warns).")
     recommended_bounds: SpendBounds | None = Field(
         None, description="Spend per period a plan should stay within (dmpopt curves fit writes 0.5-2 x the "
         "historical mean, Robyn's allocator default); a scenario applies it with the reference's bounds: historical.")

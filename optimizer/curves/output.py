@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from optimizer.curves.bounds import historical_bounds
@@ -23,6 +24,8 @@ def to_curves_file(result: CurveFit, *, currency: str, kpi_name: str, kpi_unit: 
             entry["adstock"] = {"decay": c.decay, "max_lag": c.max_lag, "normalised": False}
         entry["roi"] = {k: v for k, v in c.roi.items() if v is not None}
         entry["marginal_roi"] = {k: v for k, v in c.marginal_roi.items() if v is not None}
+        if c.signal_t is not None and math.isfinite(c.signal_t):
+            entry["signal_t"] = float(c.signal_t)
         if c.draws and len(next(iter(c.draws.values()))) >= 2:
             kind = {"max_response": "hill", "scale": "log", "coefficient": "power", "roi": "linear"}[
                 next(k for k in c.draws if k in ("max_response", "scale", "coefficient", "roi"))]

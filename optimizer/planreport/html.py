@@ -137,7 +137,7 @@ def recommendations(plan: Any) -> list[tuple[float, str]]:
     then every binding limit by the absolute value of its shadow price: the limit whose lifting is
     worth most and the binding minimum that costs most are said to be so.
     """
-    from optimizer.budget.curve_sources import extrapolation_warnings
+    from optimizer.budget.curve_sources import extrapolation_warnings, weak_curve_warnings
     from optimizer.planreport import budget_result
 
     res = budget_result(plan)
@@ -164,6 +164,8 @@ def recommendations(plan: Any) -> list[tuple[float, str]]:
     for w in extrapolation_warnings(getattr(res, "curve_sources", ()), res.allocations, cur):
         out.append((math.inf, _sentence(w) + ", beyond the data it was fitted on: measure higher spend (or cap "
                                              "the channel) before trusting more."))
+    for w in weak_curve_warnings(getattr(res, "curve_sources", ())):
+        out.append((math.inf, _sentence(w) + "."))
     cfg = getattr(plan.scenario, "budget", None)
     if cfg is not None:
         by_cell = res.allocations.groupby("channel")["spend"].max()

@@ -63,7 +63,8 @@ def test_plan_json_records_each_curves_file_with_its_hash_and_tool(plan):
     digest = hashlib.sha256((d / "curves" / "c.yaml").read_bytes()).hexdigest()
     assert src["search"] == {"channel": "search", "path": "curves/c.yaml", "sha256": digest, "tool": "robyn",
                              "tool_version": "3.12.1", "curves_channel": "search", "period": "week",
-                             "periods_per_cell": 1, "historical_max_spend": 10000.0}
+                             "periods_per_cell": 1, "historical_max_spend": 10000.0, "signal_t": None,
+                             "bounded": False}
     md = p.to_markdown()
     assert "Curves from files" in md and "`curves/c.yaml`" in md and digest[:16] in md
 
@@ -105,3 +106,31 @@ def test_recommendations_rank_limits_and_name_the_costliest_minimum(plan):
     tv = [t for _, t in finite if "channel tv" in t]
     assert len(tv) == 1 and tv[0].endswith("costs $0.415 of response per $ it forces: lowering it is worth that much."[-40:])
     assert "It forces" not in tv[0] and tv[0].startswith("The minimum spend on channel tv ($8,000) costs")
+
+
+def test_a_weakly_identified_fitted_curve_is_warned_in_the_plan(tmp_path):
+    """A curves file from `dmpopt curves fit` carries each channel's coefficient t (`signal_t`); a plan on a
+    curve the history barely showed (t < 2) says so, with advice that depends on whether the reference
+    holds it to the recommended range (bounds: historical). A well-identified curve (t 6.0) is not warned."""
+    (tmp_path / "curves").mkdir()
+    weak = CURVES.replace("    historical_spend: {min: 1000, max: 10000, mean: 6000}\n",
+                          "    historical_spend: {min: 1000, max: 10000, mean: 6000}\n    signal_t: 6.0\n")
+    weak = weak.replace("    historical_spend: {min: 1000, max: 50000, mean: 6000}\n",
+                        "    historical_spend: {min: 1000, max: 50000, mean: 6000}\n    signal_t: 1.3\n")
+    assert weak.count("signal_t") == 2
+    (tmp_path / "curves" / "c.yaml").write_text(weak)
+    for bounded in (False, True):
+        scenario = SCENARIO.replace("response: {from: curves/c.yaml, channel: social}",
+                                    "response: {from: curves/c.yaml, channel: social, bounds: historical}"
+                                    if bounded else "response: {from: curves/c.yaml, channel: social}")
+        (tmp_path / "s.yaml").write_text(scenario)
+        p = run(load_scenario(tmp_path / "s.yaml"), seed=1)
+        res = p.result("budget")
+        weak_w = [w for w in res.warnings if "weakly identified" in w]
+        assert len(weak_w) == 1 and weak_w[0].startswith("social: its curve from curves/c.yaml is weakly identified")
+        assert "coefficient t 1.3 < 2" in weak_w[0]
+        assert ("held to the file's recommended spend range" in weak_w[0]) == bounded
+        src = {c.channel: c for c in res.curve_sources}
+        assert src["social"].signal_t == 1.3 and src["search"].signal_t == 6.0 and src["social"].bounded == bounded
+        assert "weakly identified" in p.to_markdown()
+        assert any("weakly identified" in t for v, t in recommendations(p) if v == float("inf"))
