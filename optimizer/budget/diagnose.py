@@ -130,7 +130,10 @@ def obvious_conflicts(model: BudgetModel, currency: str | None) -> list[str]:
             ru = cfg.response_unit
             out.append(f"channel {ch.name} must deliver {response_text(ch.min_response, ru, currency, True)} but "
                        f"can deliver at most {response_text(best, ru, currency, True)} within its caps: lower "
-                       f"min_response by {response_text(ch.min_response - best, ru, currency, True)} or raise its caps.")
+                       f"min_response by at least {response_text(ch.min_response - best, ru, currency, True)} or raise "
+                       "its caps.")
+            # "at least": ``best`` puts every cell at its own cap, an upper bound when a total cap on the
+            # channel binds across periods or segments (exact for one cell and for a straight line)
     if isinstance(cfg.objective, MinSpend) and not out:
         out.extend(_target_unreachable(model, currency))
     return out
