@@ -173,7 +173,7 @@ def crossings(q: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, 
 def run_noncontractual(config, ctx):
     """The churn section for ``model: bgnbd | paretonbd`` (see module docstring); returns a ChurnResult."""
     from optimizer.churn.economics import CampaignEconomics
-    from optimizer.churn.section import ChurnResult, pseudonymize_ids, resolve_uplift
+    from optimizer.churn.section import ChurnResult, campaign_totals, pseudonymize_ids, resolve_uplift
     from optimizer.churn.clv._base import check_rfm
     from optimizer.churn.clv.grouped import fit_grouped
 
@@ -251,18 +251,7 @@ def run_noncontractual(config, ctx):
     seg_result = (ctx.results or {}).get("segments") if config.data == "segments" else None
     customers = pseudonymize_ids(config, ctx, customers, already=bool(getattr(seg_result, "pseudonymized", False)))
     n_contacts = int(contact.sum())
-    fixed = float(config.fixed_cost) if n_contacts else 0.0
-    totals = {
-        "n_active": int(x.size),
-        "n_contacts": n_contacts,
-        "total_cost": float(plan["expected_cost"].sum() + fixed),
-        "contact_cost": float(n_contacts * config.contact_cost),
-        "incentive_cost": float(plan["expected_cost"].sum() - n_contacts * config.contact_cost),
-        "fixed_cost": fixed,
-        "expected_value": float(value[contact].sum() - fixed),
-        "campaign_status": campaign_status,
-        "status_counts": {k: int(v) for k, v in pd.Series(status).value_counts().items()},
-    }
+    totals = {**campaign_totals(plan, int(x.size), config), "campaign_status": campaign_status}
     pooled = grouped.pooled
     report = NonContractualReport(config.model, {k: float(v) for k, v in pooled.params_.items()},
                                   float(pooled.loglik_), int(x.size), n_repeat, source, warnings=tuple(warnings_),

@@ -356,16 +356,7 @@ def run(config: ChurnConfig, ctx: RunContext) -> ChurnResult:
         schedule.loc[first, "cost"] += fixed * share
         schedule.loc[first, "expected_value"] -= fixed * share
     customers = pseudonymize_ids(config, ctx, customer_list(plan, active.ids, config.start_date, active.segment))
-    totals = {
-        "n_active": int(active.n),
-        "n_contacts": n_contacts,
-        "total_cost": float(plan["expected_cost"].sum() + fixed),
-        "contact_cost": float(n_contacts * config.contact_cost),
-        "incentive_cost": float(plan["expected_cost"].sum() - n_contacts * config.contact_cost),
-        "fixed_cost": fixed,
-        "expected_value": float(plan.loc[plan["contact"], "value"].sum() - fixed),
-        "status_counts": {k: int(v) for k, v in plan["status"].value_counts().items()},
-    }
+    totals = campaign_totals(plan, int(active.n), config)
     warnings = list(model.report_.warnings) + uplift_warnings + fixed_warning
     if totals["status_counts"].get("beyond_data", 0):
         warnings.append(
@@ -388,6 +379,25 @@ def files(result: ChurnResult) -> dict[str, bytes]:
     return {
         "churn_schedule.csv": result.schedule.to_csv(index=False).encode(),
         "churn_customers.csv": result.customers.to_csv(index=False).encode(),
+    }
+
+
+def campaign_totals(plan, n_active: int, config) -> dict[str, Any]:
+    """Totals of a contact plan (columns ``contact``, ``value``, ``expected_cost``, ``status``), the same for
+    every churn model: contacts, costs (contact, expected incentives, the fixed cost once when anyone is
+    contacted), expected value net of the fixed cost, and customers per status."""
+    n_contacts = int(plan["contact"].sum())
+    fixed = float(config.fixed_cost) if n_contacts else 0.0
+    paid = float(plan["expected_cost"].sum())
+    return {
+        "n_active": int(n_active),
+        "n_contacts": n_contacts,
+        "total_cost": paid + fixed,
+        "contact_cost": float(n_contacts * config.contact_cost),
+        "incentive_cost": paid - float(n_contacts * config.contact_cost),
+        "fixed_cost": fixed,
+        "expected_value": float(plan.loc[plan["contact"], "value"].sum() - fixed),
+        "status_counts": {k: int(v) for k, v in plan["status"].value_counts().items()},
     }
 
 

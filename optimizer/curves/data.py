@@ -49,15 +49,10 @@ class History:
 
 def read_table(path: str | Path) -> tuple[pd.DataFrame, str]:
     """Read a CSV or Parquet file; return the frame and the SHA-256 of its bytes."""
+    from optimizer.curves.importers import read_bytes
+
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{p}: file not found. Check the path (relative paths start at {Path.cwd()}).") from None
-    except IsADirectoryError:
-        raise DataError(f"{p}: is a directory; expected a CSV or Parquet file.") from None
-    except PermissionError:
-        raise DataError(f"{p}: permission denied; the file cannot be read.") from None
+    raw = read_bytes(p, "history (CSV or Parquet)")
     digest = hashlib.sha256(raw).hexdigest()
     try:
         if p.suffix.lower() in (".parquet", ".pq"):

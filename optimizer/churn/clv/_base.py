@@ -164,3 +164,19 @@ class FittedMixin:
         return f"{self.MODEL}({body})" + (f", log-likelihood {ll:.2f} over {self.n_} customers" if ll is not None else "")
 
     MODEL = ""
+
+
+class PurchaseModel(FittedMixin):
+    """A purchase model fitted on (frequency, recency, T) summaries (BG/NBD, Pareto/NBD).
+
+    ``_LOGLIK(params, x, t_x, T, weights)`` is the model's total log-likelihood function.
+    """
+
+    _LOGLIK: Callable
+
+    def loglik(self, frequency, recency, T) -> float:
+        """Total log-likelihood of a (frequency, recency, T) summary under the fitted parameters."""
+        p = self._check_fitted()
+        x, tx, t = check_rfm(frequency, recency, T)
+        (ux, utx, ut), w = collapse(x, tx, t)
+        return float(type(self)._LOGLIK(tuple(p[k] for k in self.PARAM_NAMES), ux, utx, ut, w))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from optimizer.churn.clv._base import FittedMixin, check_rfm, collapse, fit_log_params, logaddexp
+from optimizer.churn.clv._base import PurchaseModel, check_rfm, collapse, fit_log_params, logaddexp
 
 
 def bgnbd_loglik(params, x, tx, T, weights=None, grad: bool = False):
@@ -95,7 +95,7 @@ def fast_loglik(params, d: _Prepared):
     return ll, np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
 
 
-class BetaGeoModel(FittedMixin):
+class BetaGeoModel(PurchaseModel):
     """BG/NBD estimator (scikit-learn manner: ``fit`` returns self, fitted state ends in ``_``).
 
     Parameters
@@ -111,6 +111,7 @@ class BetaGeoModel(FittedMixin):
 
     MODEL = "bgnbd"
     PARAM_NAMES = ("r", "alpha", "a", "b")
+    _LOGLIK = staticmethod(bgnbd_loglik)
 
     def __init__(self, params: dict[str, float] | None = None):
         self.params_ = dict(params) if params is not None else None
@@ -131,13 +132,6 @@ class BetaGeoModel(FittedMixin):
         self.params_ = dict(zip(self.PARAM_NAMES, map(float, res.params)))
         self.loglik_, self.n_, self.converged_ = res.loglik, int(x.size), res.converged
         return self
-
-    def loglik(self, frequency, recency, T) -> float:
-        """Total log-likelihood of a (frequency, recency, T) summary under the fitted parameters."""
-        p = self._check_fitted()
-        x, tx, t = check_rfm(frequency, recency, T)
-        (ux, utx, ut), w = collapse(x, tx, t)
-        return bgnbd_loglik(tuple(p[k] for k in self.PARAM_NAMES), ux, utx, ut, w)
 
     def _p(self):
         p = self._check_fitted()

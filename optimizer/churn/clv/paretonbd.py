@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, gammaln, hyp2f1
 
-from optimizer.churn.clv._base import FittedMixin, check_rfm, collapse, fit_log_params, logaddexp, numeric_grad
+from optimizer.churn.clv._base import PurchaseModel, check_rfm, collapse, fit_log_params, logaddexp, numeric_grad
 
 
 def _log_hyp_m(m, b, z):
@@ -76,11 +76,12 @@ def paretonbd_loglik(params, x, tx, T, weights=None, pairs: _Pairs | None = None
     return float(np.sum(w * (head + logaddexp(t1, t2))))
 
 
-class ParetoNBDModel(FittedMixin):
+class ParetoNBDModel(PurchaseModel):
     """Pareto/NBD estimator; ``params_`` = r, alpha, s, beta (alpha and beta per time unit of T)."""
 
     MODEL = "paretonbd"
     PARAM_NAMES = ("r", "alpha", "s", "beta")
+    _LOGLIK = staticmethod(paretonbd_loglik)
 
     def __init__(self, params: dict[str, float] | None = None):
         self.params_ = dict(params) if params is not None else None
@@ -111,13 +112,6 @@ class ParetoNBDModel(FittedMixin):
         self.params_ = dict(zip(self.PARAM_NAMES, map(float, res.params)))
         self.loglik_, self.n_, self.converged_ = res.loglik, int(x.size), res.converged
         return self
-
-    def loglik(self, frequency, recency, T) -> float:
-        """Total log-likelihood of a (frequency, recency, T) summary under the fitted parameters."""
-        p = self._check_fitted()
-        x, tx, t = check_rfm(frequency, recency, T)
-        (ux, utx, ut), w = collapse(x, tx, t)
-        return paretonbd_loglik(tuple(p[k] for k in self.PARAM_NAMES), ux, utx, ut, w)
 
     def _p(self):
         p = self._check_fitted()

@@ -52,8 +52,8 @@ def read_bytes(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{path}: file not found; give the {what}.") from None
+        raise DataError(f"{path}: file not found; give the {what} (relative paths start at {Path.cwd()}).") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory; give the {what} file.") from None
     except PermissionError:
-        raise DataError(f"{path}: permission denied.") from None
+        raise DataError(f"{path}: permission denied; the file cannot be read.") from None
