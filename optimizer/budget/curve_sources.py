@@ -139,7 +139,8 @@ def weak_curve_warnings(sources: tuple[CurveSource, ...]) -> tuple[str, ...]:
             continue
         advice = ("it is held to the file's recommended spend range (bounds: historical); a lift test would let the "
                   "plan move it further" if s.bounded else
-                  "keep it near current spend (response: {..., bounds: historical}) or calibrate it with a lift test")
+                  "plan it within 0.5-2x its mean spend (response: {..., bounds: historical}) or calibrate it with a "
+                  "lift test")
         out.append(f"{s.channel}: its curve from {s.path} is weakly identified by the history (coefficient t "
                    f"{s.signal_t:.1f} < {WEAK_SIGNAL_T:g}): the plan's spend on it rests mostly on the fit's prior; "
                    + advice)

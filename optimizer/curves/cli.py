@@ -105,22 +105,29 @@ def import_command(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for curves.yaml (and curves.draws.npz)."),
     currency: Optional[str] = typer.Option(
         None, "--currency", help="Currency code of spend (e.g. USD) when the tool does not record it."),
+    no_draws: bool = typer.Option(
+        False, "--no-draws", help="Write the curves without their posterior draws (smaller file; a scenario then "
+        "cannot use draws: true). Default: draws are carried (Meridian: rebuilt from the proto's posterior)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No warnings on stderr."),
 ) -> None:
     """Import response curves from a Meridian, PyMC-Marketing or Robyn model (docs/curves-import.md)."""
     from optimizer.cli import user_errors
 
-    user_errors(_import)(file, tool, out, currency, quiet)
+    user_errors(_import)(file, tool, out, currency, quiet, no_draws)
 
 
-def _import(file: Path, tool: str, out: Path, currency: str | None, quiet: bool) -> None:
+def _import(file: Path, tool: str, out: Path, currency: str | None, quiet: bool, no_draws: bool = False) -> None:
     from optimizer.curves.curvefile import write_curves
     from optimizer.curves.importers import importer
     from optimizer.errors import DmpoptError
 
     if currency is not None and (len(currency) != 3 or not currency.isalpha() or not currency.isupper()):
         raise DmpoptError(f"--currency is {currency!r}; give a 3-letter upper-case code such as USD.")
-    cf = importer(tool)(file, currency=currency)
+    # Meridian rebuilds its draws (skip the work); the other importers read them, so drop them afterwards
+    cf = importer(tool)(file, currency=currency, **({"draws": False} if no_draws and tool == "meridian" else {}))
+    if no_draws:
+        cf = cf.model_copy(update={"channels": {n: c.model_copy(update={"draws": None})
+                                                for n, c in cf.channels.items()}})
     if out.exists() and not out.is_dir():
         raise DmpoptError(f"--out {out} exists and is not a folder; give a folder path.")
     target = out / "curves.yaml"

@@ -19,7 +19,21 @@ Units and conventions
   (``{kind: hill, params: {max_response: [...], half_saturation_spend: [...], shape: [...]}}``).
   A ``hill`` draw may have shape > 1 (an S curve). Up to :data:`INLINE_MAX_DRAWS` draws per channel
   are written inline; more go to a sidecar ``<name>.draws.npz`` (arrays ``<channel>/<param>``) that
-  the YAML names with its SHA-256, so a stale sidecar is refused.
+  the YAML names with its SHA-256 and ``n_draws``, so a stale sidecar is refused.
+* ``table`` draws (posterior curves with no closed form, e.g. Meridian's, which are sums over the
+  historical flighting) share one spend grid per channel and give each draw's response at its knots::
+
+      draws:
+        kind: table
+        spend: [s_1, ..., s_K]          # knots, spend per period (currency), increasing, >= 0
+        params:
+          response: [[y_11, ..., y_1K],   # draw 1: response per period at each knot
+                     [y_21, ..., y_2K], ...]
+
+  Draw ``i`` is the budget curve ``{kind: table, points: [[s_k, y_ik], ...]}``: straight lines from
+  (0, 0) through the knots, flat after the last one, so every draw must be concave from (0, 0)
+  (slopes not increasing, never negative) exactly as a ``table`` response. The sidecar holds the
+  (n_draws, K) array ``<channel>/response``; ``spend`` stays in the YAML.
 
 Defaults: :func:`write_curves` inlines up to 50 draws per channel.
 """
@@ -34,7 +48,7 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from optimizer.budget.advanced.config import SHillResponse
 from optimizer.budget.config import HillResponse, LinearResponse, LogResponse, PowerResponse, TableResponse
@@ -48,6 +62,9 @@ SUPPORTED_VERSIONS = (1,)
 INLINE_MAX_DRAWS = 50
 
 _CFG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+#: JSON schema of one ``draws.params`` column: a number per draw, or (kind table) a list of numbers per draw.
+_PARAM_COLUMN_SCHEMA = {"type": "array", "items": {"anyOf": [{"type": "number"},
+                                                             {"type": "array", "items": {"type": "number"}}]}}
 
 CurveResponse = Annotated[
     Union[LinearResponse, HillResponse, SHillResponse, LogResponse, PowerResponse, TableResponse],
@@ -60,6 +77,8 @@ DRAW_PARAMS: dict[str, dict[str, float]] = {
     "hill": {"max_response": 0.0, "half_saturation_spend": 0.0, "shape": 0.0},
     "log": {"scale": 0.0, "saturation_spend": 0.0},
     "power": {"coefficient": 0.0, "exponent": 0.0},
+    # one row of responses (at the shared ``spend`` knots) per draw; responses may be 0 (see CurveDraws)
+    "table": {"response": 0.0},
 }
 
 
@@ -151,12 +170,38 @@ class Interval(_Model):
 
 
 class CurveDraws(_Model):
-    """Draws of a channel's curve parameters, columnar: ``params[key][i]`` is draw ``i``."""
+    """Draws of a channel's curve parameters, columnar: ``params[key][i]`` is draw ``i``.
 
-    kind: Literal["linear", "hill", "log", "power"] = Field(
-        description="Curve family of every draw ('hill' draws may have shape > 1)."
+    ``kind: table``: ``spend`` holds the knots shared by every draw and ``params.response[i]`` draw
+    ``i``'s responses at them (see the module docstring).
+    """
+
+    kind: Literal["linear", "hill", "log", "power", "table"] = Field(
+        description="Curve family of every draw ('hill' draws may have shape > 1; 'table' draws are concave "
+        "piecewise-linear curves through the shared spend knots)."
     )
-    params: dict[str, list[float]] = Field(description="Parameter name -> one value per draw.")
+    spend: list[float] | None = Field(
+        None, description="kind table only: spend per period (currency) of the knots every draw shares, "
+        "increasing, >= 0."
+    )
+    params: dict[str, Annotated[list[Any], WithJsonSchema(_PARAM_COLUMN_SCHEMA)]] = Field(
+        description="Parameter name -> one value per draw (kind table: response -> one list of responses at the "
+        "spend knots per draw)."
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _numbers(cls, params: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """Numbers (or, for tables, lists of numbers) as floats; finiteness and bounds are checked by kind."""
+        from optimizer.validation import FieldProblems
+
+        def num(v: Any, loc: tuple[Any, ...]) -> float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise FieldProblems([(loc, v, "expected a number")])
+            return float(v)
+
+        return {k: [[num(y, (k, i, j)) for j, y in enumerate(v)] if isinstance(v, list) else num(v, (k, i))
+                    for i, v in enumerate(col)] for k, col in params.items()}
 
     @model_validator(mode="after")
     def _check(self) -> "CurveDraws":
@@ -165,6 +210,14 @@ class CurveDraws(_Model):
             raise ValueError(
                 f"params has keys {sorted(self.params)}; a {self.kind!r} draw needs exactly {sorted(want)}"
             )
+        if self.kind == "table":
+            self._check_table()
+            return self
+        if self.spend is not None:
+            raise ValueError(f"spend is given for {self.kind!r} draws; only table draws have spend knots")
+        nested = [k for k, v in self.params.items() if any(isinstance(x, list) for x in v)]
+        if nested:
+            raise ValueError(f"params.{nested[0]} holds lists; a {self.kind!r} draw has one number per draw")
         lengths = {k: len(v) for k, v in self.params.items()}
         if len(set(lengths.values())) != 1:
             raise ValueError(f"every parameter needs the same number of draws; got {lengths}")
@@ -183,6 +236,63 @@ class CurveDraws(_Model):
                 raise ValueError(f"params.exponent[{bad[0]}] is {self.params['exponent'][bad[0]]!r}; it must be < 1")
         return self
 
+    def _check_table(self) -> None:
+        """Shared knots increasing and >= 0; every draw as long, finite, >= 0 and concave from (0, 0)."""
+        from optimizer.validation import FieldProblems
+
+        spend = self.spend
+        if not spend:
+            raise ValueError("table draws need spend: the knots every draw shares (spend per period, increasing, "
+                             ">= 0)")
+        for j, s in enumerate(spend):
+            if not (math.isfinite(s) and s >= 0):
+                raise FieldProblems([(("spend", j), s, "every knot must be finite and >= 0 (spend per period)")])
+            if j and s <= spend[j - 1]:
+                raise FieldProblems([(("spend", j), s, f"spend knots must increase strictly; {s:g} follows "
+                                      f"{spend[j - 1]:g}")])
+        rows = self.params["response"]
+        if len(rows) < 2:
+            raise FieldProblems([(("params", "response"), f"{len(rows)} draw(s)",
+                                  "give at least 2 draws (or leave draws out)")])
+        for i, row in enumerate(rows):
+            if not isinstance(row, list):
+                raise FieldProblems([(("params", "response", i), row, "each table draw is a list of responses, one "
+                                      f"per spend knot ({len(spend)})")])
+            if len(row) != len(spend):
+                raise FieldProblems([(("params", "response", i), f"{len(row)} values",
+                                      f"every draw needs one response per spend knot ({len(spend)})")])
+        y = np.asarray(rows, dtype=float)
+        bad = np.argwhere(~np.isfinite(y) | (y < 0))
+        if bad.size:
+            i, j = (int(v) for v in bad[0])
+            raise FieldProblems([(("params", "response", i, j), rows[i][j],
+                                  f"every response must be finite and >= 0 ({len(bad)} bad value(s))")])
+        x = np.asarray(spend, dtype=float)
+        if x[0] == 0:
+            nz = np.nonzero(y[:, 0] != 0)[0]
+            if nz.size:
+                raise FieldProblems([(("params", "response", int(nz[0]), 0), rows[int(nz[0])][0],
+                                      "the response at spend 0 must be 0")])
+        else:  # the table starts at (0, 0)
+            x, y = np.r_[0.0, x], np.c_[np.zeros(len(rows)), y]
+        off = 0 if spend[0] == 0 else 1  # column of y -> index of the knot in spend
+        slopes = np.diff(y, axis=1) / np.diff(x)
+        # the same tolerance as TableResponse: a slope may exceed the previous one by 1e-9 relative + 1e-12
+        rising = slopes[:, 1:] > slopes[:, :-1] * (1 + 1e-9) + 1e-12
+        falling = slopes < 0
+        # slopes[:, k] is the piece from column k to k + 1 of y, i.e. up to spend[k + 1 - off]
+        for mask, shift, what in ((falling, 1, "falls"), (rising, 2, "rises")):
+            hit = np.argwhere(mask)
+            if hit.size:
+                i, k = (int(v) for v in hit[0])
+                j = k + shift - off  # the knot where the offending piece ends
+                text = (f"draw {i} falls as spend grows (slope {slopes[i, k]:.6g} up to spend {spend[j]:g}, knot {j})"
+                        if what == "falls" else
+                        f"draw {i} is not concave: its slope rises from {slopes[i, k]:.6g} to {slopes[i, k + 1]:.6g} "
+                        f"up to spend {spend[j]:g} (knot {j}); table draws must be concave from (0, 0)")
+                raise FieldProblems([(("params", "response", i, j), rows[i][j],
+                                      f"{text} ({int(mask.any(axis=1).sum())} of {len(rows)} draws)")])
+
     @property
     def n_draws(self) -> int:
         """Number of draws."""
@@ -190,6 +300,9 @@ class CurveDraws(_Model):
 
     def response(self, i: int) -> dict[str, Any]:
         """Draw ``i`` as a budget response dict (``hill`` with shape > 1 becomes ``s_hill``)."""
+        if self.kind == "table":
+            return {"kind": "table", "points": [[float(s), float(y)] for s, y in zip(self.spend or [],
+                                                                                    self.params["response"][i])]}
         d: dict[str, Any] = {k: float(v[i]) for k, v in self.params.items()}
         kind = self.kind
         if kind == "hill" and d["shape"] > 1:
@@ -270,6 +383,13 @@ def evaluate(response: Any, spend: np.ndarray) -> np.ndarray:
 def evaluate_draws(draws: CurveDraws, spend: np.ndarray) -> np.ndarray:
     """Response of every draw at ``spend``: array (n_draws, len(spend))."""
     x = np.asarray(spend, dtype=float)
+    if draws.kind == "table":
+        # TableResponse's curve: straight lines from (0, 0) through the knots, flat after the last one
+        kx, ky = np.asarray(draws.spend, dtype=float), np.asarray(draws.params["response"], dtype=float)
+        if kx[0] > 0:
+            kx, ky = np.r_[0.0, kx], np.c_[np.zeros(ky.shape[0]), ky]
+        out = np.stack([np.interp(x, kx, row) for row in ky])
+        return out.reshape(len(ky), -1) if x.ndim <= 1 else out
     p = {k: np.asarray(v, dtype=float)[:, None] for k, v in draws.params.items()}
     if draws.kind == "linear":
         return p["roi"] * x
@@ -303,7 +423,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _read_sidecar(data: dict, source: str, base: Path, line_map: LineMap) -> None:
-    """Replace every ``draws: {kind, file, sha256, n_draws}`` by inline ``params`` (in place)."""
+    """Replace every ``draws: {kind, [spend,] file, sha256, n_draws}`` by inline ``params`` (in place)."""
     channels = data.get("channels")
     if not isinstance(channels, dict):
         return
@@ -344,14 +464,16 @@ def _read_sidecar(data: dict, source: str, base: Path, line_map: LineMap) -> Non
             arr = arrays.get(f"{name}/{k}")
             if arr is None:
                 raise ScenarioError(f"{where}: {f} has no array {name}/{k!s} for channel {name!r}.")
-            params[k] = [float(v) for v in np.asarray(arr, dtype=float).ravel()]
+            arr = np.asarray(arr, dtype=float)
+            # table draws: one row of responses per draw; the other kinds: one number per draw
+            params[k] = arr.tolist() if kind == "table" and arr.ndim == 2 else [float(v) for v in arr.ravel()]
         n = d.get("n_draws")
         if params and n is not None and len(next(iter(params.values()))) != n:
             raise ScenarioError(
                 f"{where}: {format_path(loc)}: the curves file says n_draws {n} but {f} holds "
                 f"{len(next(iter(params.values())))} draws for channel {name!r}."
             )
-        ch["draws"] = {"kind": kind, "params": params}
+        ch["draws"] = {"kind": kind, **({"spend": d["spend"]} if "spend" in d else {}), "params": params}
 
 
 def load_curves(path: str | Path) -> CurvesFile:
@@ -404,8 +526,10 @@ def write_curves(obj: CurvesFile, path: str | Path, inline_max_draws: int = INLI
         raw = buf.getvalue()
         atomic_write_bytes(side, raw)
         for n, d in big.items():
-            data["channels"][n]["draws"] = {"kind": d.kind, "n_draws": d.n_draws, "file": side.name,
-                                            "sha256": _sha256(raw)}
+            stub = {"kind": d.kind, "n_draws": d.n_draws, "file": side.name, "sha256": _sha256(raw)}
+            if d.spend is not None:  # table draws: the shared knots stay readable in the YAML
+                stub = {"kind": d.kind, "spend": list(d.spend), **{k: v for k, v in stub.items() if k != "kind"}}
+            data["channels"][n]["draws"] = stub
     text = "# dmpopt curves file: per-period response curves (steady-state spend). See docs/curves-import.md.\n"
     text += yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
     atomic_write_text(p, text)

@@ -132,6 +132,6 @@ def weak_signal_warning(signal: dict[str, float], mean_spend: dict[str, float]) 
     head = (f"the history barely shows {len(weak)} channel(s) moving the KPI: {names}, {share:.0%} of mean spend; "
             f"their curves rest mostly on the prior")
     if share >= WEAK_SPEND_SHARE:
-        return (head + ". A plan that moves their spend far is unreliable: keep them near current spend "
-                "(response: {bounds: historical}) or calibrate them with a lift test (--lift-tests).")
-    return head + "; keep them near current spend (bounds: historical) or calibrate them with a lift test."
+        return (head + ". A plan that moves their spend far is unreliable: plan them within 0.5-2x their mean "
+                "spend (response: {bounds: historical}) or calibrate them with a lift test (--lift-tests).")
+    return head + "; plan them within 0.5-2x their mean spend (bounds: historical) or calibrate them with a lift test."

@@ -8,7 +8,8 @@ the field path (``budget.channels[0].response``) and the curves file:
   before-validator that swaps a reference for the referenced curve (and a JSON-schema hook that
   documents the reference as an alternative to typing the curve).
 * :func:`resolve_budget_draws` is a before-validator of the whole ``budget:`` mapping: a reference with
-  ``draws: true`` appends the channel's draws to ``budget.advanced.uncertainty.channels`` (creating
+  ``draws: true`` appends the channel's draws (concave Hill draws, or table draws such as Meridian's,
+  scaled like the curve) to ``budget.advanced.uncertainty.channels`` (creating
   ``uncertainty`` with ``objective: expected`` when the scenario has none), and a curves file whose
   KPI unit differs from ``budget.response_unit``, or whose currency differs from the scenario's
   (``currency`` in the validation context, set by ``load_scenario``), is refused.
@@ -69,18 +70,24 @@ class CurveRef(BaseModel):
 
 
 # --------------------------------------------------------------------------- loading
-_CACHE: dict[tuple[str, int, int], Any] = {}
+_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
 def _load(path: Path) -> Any:
-    """The curves file at ``path`` (cached on path, mtime and size: a scenario may cite it many times)."""
-    from optimizer.curves.curvefile import load_curves
+    """The curves file at ``path`` (cached on path, mtime and size of it and its draws sidecar: a scenario may
+    cite it many times, and a replaced sidecar must be checked again)."""
+    from optimizer.curves.curvefile import load_curves, sidecar_path
 
     try:
         st = os.stat(path)
     except OSError:
         return load_curves(path)  # raises the loader's "file not found" message
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    try:
+        side = os.stat(sidecar_path(path))
+        side_key: tuple[int, int] | None = (side.st_mtime_ns, side.st_size)
+    except OSError:
+        side_key = None
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, side_key)
     if key not in _CACHE:
         if len(_CACHE) > 64:
             _CACHE.clear()
@@ -258,13 +265,19 @@ def resolve_budget_draws(data: Any, info: ValidationInfo | None = None) -> Any:
                 f"channel {ref.channel!r} in {path} has no draws; drop draws: true or re-run the fit / import "
                 "with draws")))
             continue
-        if d.kind != "hill":
+        if d.kind not in ("hill", "table"):
             problems.append((loc + ("draws",), True, (
                 f"the draws of {ref.channel!r} in {path} are {d.kind!r} curves; budget.advanced.uncertainty "
-                "takes Hill draws only")))
+                "takes Hill and table draws only")))
             continue
         x_scale = _steady_factor(curves.adstock) if ref.carryover and curves.adstock is not None else ref.periods_per_cell
         y_scale = 1.0 if ref.carryover else ref.periods_per_cell
+        if d.kind == "table":
+            # each draw is the budget's table curve through the shared knots (validated concave by the file)
+            entries.append({"channel": name, "draws": [
+                {"kind": "table", **_transform("table", d.response(i), x_scale, y_scale)} for i in range(d.n_draws)
+            ]})
+            continue
         params = _transform("hill", {k: list(v) for k, v in d.params.items()}, x_scale, y_scale)
         s_shaped = sum(1 for s in params["shape"] if s > 1)
         if s_shaped:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from optimizer.budget.config import TableResponse
 
 from optimizer.validation import FieldProblems, refuse_bool
 
@@ -110,16 +112,58 @@ class FrontierOptions(_Model):
 class HillDraw(_Model):
     """One posterior draw of a channel's concave Hill curve (shape <= 1)."""
 
+    kind: Literal["hill"] = Field("hill", description="Hill draw (the default when a draw has no kind).")
     max_response: float = Field(gt=0, description="Response approached as spend grows, in response_unit.")
     half_saturation_spend: float = Field(gt=0, description="Spend (currency) yielding half of max_response.")
     shape: float = Field(1.0, gt=0, le=1, description="Hill exponent 0 < shape <= 1 (concave: the risk LP needs it).")
+
+
+class TableDraw(TableResponse):
+    """One posterior draw of a channel's curve as measured points (e.g. a Meridian posterior draw).
+
+    The budget's ``table`` curve: straight lines from (0, 0) through ``points``, flat after the last
+    one, validated concave exactly as ``kind: table`` (the risk LP needs concave draws).
+    """
+
+    model_config = _CFG
+    _no_bool = model_validator(mode="before")(classmethod(refuse_bool))
+
+    @model_validator(mode="after")
+    def _concave(self) -> "TableDraw":
+        """TableResponse's check, without its s_hill advice (a draw cannot be an S-curve in the risk LP)."""
+        try:
+            self._check_points()
+        except ValueError as exc:
+            i = getattr(exc, "index", 0)
+            text = str(exc).replace("; for an S-shaped response use kind: s_hill (docs/budget-advanced.md)",
+                                    "; the risk plan needs concave draws")
+            raise FieldProblems([(("points", i), list(self.points[i]), text)]) from None
+        return self
+
+
+def _draw_kind(value: object) -> str:
+    """Discriminator of a draw: its ``kind``, and 'hill' when it has none (draws written before tables existed)."""
+    kind = value.get("kind", "hill") if isinstance(value, dict) else getattr(value, "kind", "hill")
+    return kind if isinstance(kind, str) else "hill"
+
+
+#: A draw of a channel's curve: ``kind: hill`` (the default) or ``kind: table``.
+CurveDraw = Annotated[
+    Union[Annotated[HillDraw, Tag("hill")], Annotated[TableDraw, Tag("table")]],
+    Discriminator(_draw_kind, custom_error_type="draw_kind",
+                  custom_error_message="a draw's kind must be 'hill' (the default when left out) or 'table'"),
+]
 
 
 class ChannelDraws(_Model):
     """Parameter draws of one channel's curve (all channels with draws need the same count)."""
 
     channel: str = Field(min_length=1, description="Name of a channel in budget.channels.")
-    draws: list[HillDraw] = Field(min_length=2, description="Samples, e.g. from an MMM posterior.")
+    draws: list[CurveDraw] = Field(
+        min_length=2, description="Samples, e.g. from an MMM posterior: Hill draws ({max_response, "
+        "half_saturation_spend, shape}, kind hill by default) or table draws ({kind: table, points: [[spend, "
+        "response], ...]}), each concave."
+    )
 
 
 class Uncertainty(_Model):

@@ -1,8 +1,11 @@
 """Planning under curve uncertainty: maximise expected response or CVaR over parameter draws (an LP).
 
-Each channel with draws has S Hill curves (e.g. MMM posterior samples); channels without draws keep
-their curve in every draw. For draw s the plan's response ``R_s(x) = sum_i f_{s,i}(x_i)`` is put on
-chord pieces ``y_{s,i,k}`` with ``sum_k y_{s,i,k} = x_i``. Rockafellar-Uryasev:
+Each channel with draws has S curves (e.g. MMM posterior samples): concave Hill draws, or ``table``
+draws (straight lines from (0, 0) through measured points, flat after the last one, as a Meridian
+posterior draw imported by ``dmpopt curves import``); channels without draws keep their curve in every
+draw. A draw is the whole audience's curve; in a segment of audience share ``s`` it is ``s f(x / s)``.
+For draw s the plan's response ``R_s(x) = sum_i f_{s,i}(x_i)`` is put on chord pieces ``y_{s,i,k}``
+with ``sum_k y_{s,i,k} = x_i``. Rockafellar-Uryasev:
 
     CVaR_alpha = max_eta  eta - 1/(alpha S) sum_s max(eta - R_s, 0)
 
@@ -29,7 +32,7 @@ from optimizer.budget.advanced.scurve import breakpoints, chord_error
 from optimizer.budget.advanced.solve import solve
 from optimizer.budget.allocation import budget_amount, relative_gap
 from optimizer.budget.backends.base import SolveStatus
-from optimizer.budget.curves import Curve
+from optimizer.budget.curves import Curve, curve_of_response
 from optimizer.budget.problem import LPProblem, build_model
 
 
@@ -54,7 +57,8 @@ def draw_curves(cfg: AdvancedBudget, model) -> list[list[Curve]]:
             ch = cfg.channels[int(model.curve_channel[ci])]
             if ch.name in by:
                 d = by[ch.name][s]  # a draw of the whole audience's curve, scaled to the segment
-                draw = Curve("hill", (d.max_response, d.half_saturation_spend, d.shape))
+                draw = (curve_of_response(d) if d.kind == "table"
+                        else Curve("hill", (d.max_response, d.half_saturation_spend, d.shape)))
                 row.append(draw.scaled(float(model.curve_share[ci])))
             else:
                 row.append(core)

@@ -8,11 +8,10 @@ and ``model`` (a ``google.protobuf.Any`` packing ``MeridianModel`` with ``model_
 ``ResponsePoint {input_value, incremental_kpi}``. meridian/schema/processors/marketing_processor.py
 (``_compute_response_curve``) fills them from ``Analyzer.response_curves``: ``input_value`` is the
 channel's spend over the interval times a spend multiplier (the historical flighting scaled) and
-``incremental_kpi`` the posterior MEAN incremental outcome over the interval. No draws and no per-point
-credible intervals are written. The file is ``create_mmm_proto(...).SerializeToString()`` (Meridian 2.1.0
+``incremental_kpi`` the posterior MEAN incremental outcome over the interval. Meridian writes no draws
+and no per-point credible intervals there. The file is ``create_mmm_proto(...).SerializeToString()`` (Meridian 2.1.0
 has no Mmm writer); ``meridian_serde.save_meridian`` writes a bare ``MmmKernel`` without analyses, which is
-recognised and refused with that explanation. The posterior draws behind the curves can be rebuilt from
-the proto (meridian_draws.py). Parity with a real Meridian 2.1.0 fit:
+recognised and refused with that explanation. Parity with a real Meridian 2.1.0 fit:
 tests/fixtures/curves/meridian/ (made by make_meridian_fixture.py with TensorFlow, in a separate venv).
 
 Reading without TensorFlow: mmm-proto-schema declares a TensorFlow dependency (its generated code,
@@ -25,6 +24,13 @@ Conversion: the curve of an interval of ``n`` periods becomes a per-period ``tab
 ``(input_value / n, incremental_kpi / n)`` (Meridian's curve scales the historical flighting; dmpopt
 reads it as even spend, exact at ``periods_per_cell: n``). A curve that is not concave (an S-shaped
 Hill at low spend) cannot be a table and is refused with the channel named.
+
+Draws (default ``draws=True``): the posterior draws behind the curves are rebuilt from the proto's
+posterior (meridian_draws.py: national models of impression channels) and written as ``table`` draws
+on the point curve's knots, per period (``outcome / n`` at ``spend / n``), so their mean over draws is
+the point curve (Meridian's posterior mean). When they cannot be rebuilt (no posterior in the proto,
+reach-and-frequency channels, ...) or a channel's draw is not concave (an S-shaped Hill, slope > 1),
+that channel gets no draws and a one-line warning says why; the point curve is imported regardless.
 """
 
 from __future__ import annotations
@@ -167,11 +173,14 @@ def read_mmm(path: str | Path) -> Any:
     return msg, version
 
 
-def import_meridian(path: str | Path, currency: str | None = None, analysis: int | None = None) -> CurvesFile:
+def import_meridian(path: str | Path, currency: str | None = None, analysis: int | None = None,
+                    draws: bool = True) -> CurvesFile:
     """Read Meridian's Mmm proto and return per-period curves from its response curves.
 
     ``analysis`` picks one ``MarketingAnalysis`` (index); default: the one with the longest date
-    interval that has response curves (usually the whole modelling window).
+    interval that has response curves (usually the whole modelling window). ``draws``: also carry the
+    posterior draws as per-period ``table`` draws on the curve's knots (see the module docstring);
+    when they cannot be carried the import goes on without them and a warning says why.
 
     Raises
     ------
@@ -243,10 +252,12 @@ def import_meridian(path: str | Path, currency: str | None = None, analysis: int
     warnings.append(
         f"Meridian's response curves are posterior means over {n_periods} {period}s ({start} to {end}, end "
         "exclusive) with the historical flighting scaled; they are read as per-period curves of even spend "
-        f"(use periods_per_cell: {n_periods} to plan that interval as one cell). No draws: the proto's curves "
-        "hold the posterior mean only (optimizer.curves.importers.meridian_draws.meridian_curve_draws rebuilds the "
-        "posterior draws of national impression models, not yet carried into curves.yaml). historical_spend is the interval's mean spend per period (min = max = mean)."
+        f"(use periods_per_cell: {n_periods} to plan that interval as one cell). historical_spend is the "
+        "interval's mean spend per period (min = max = mean)."
     )
+    if draws:
+        channels, notes = _with_draws(p, analysis, n_periods, channels)
+        warnings.extend(notes)
     return CurvesFile(
         dmpopt_curves=1,
         source=Source(tool="meridian", tool_version=version, file=p.name, data_sha256=file_sha256(p),
@@ -259,6 +270,63 @@ def import_meridian(path: str | Path, currency: str | None = None, analysis: int
         warnings=warnings if version is not None else warnings + [
             "the proto carries no MeridianModel version (no mmm_kernel.model); it was read as Meridian 1.x/2.x."],
     )
+
+
+def _with_draws(p: Path, analysis: int, n_periods: int,
+                channels: dict[str, ChannelCurves]) -> tuple[dict[str, ChannelCurves], list[str]]:
+    """``channels`` with the posterior draws as per-period table draws, and the notes to print.
+
+    A channel whose draws cannot be carried keeps its point curve without draws (a note says why).
+    """
+    from pydantic import ValidationError
+
+    from optimizer.curves.curvefile import CurveDraws
+    from optimizer.curves.importers.meridian_draws import meridian_curve_draws
+
+    try:
+        d = meridian_curve_draws(p, analysis=analysis)
+    except DataError as exc:
+        return channels, [f"no posterior draws carried: {str(exc).removeprefix(f'{p}: ')}"]
+    out, notes, carried = dict(channels), [], []
+    for name, ch in channels.items():
+        if name not in d.outcome:
+            notes.append(f"channel {name!r}: no posterior draws carried (it is not among the posterior's paid "
+                         "media channels).")
+            continue
+        keep = d.spend[name] > 0
+        knots = d.spend[name][keep] / n_periods  # the same division as the point curve's points
+        if [x for x, _ in ch.response.points] != knots.tolist():
+            notes.append(f"channel {name!r}: no posterior draws carried (the rebuilt spend grid differs from the "
+                         "response curve's).")
+            continue
+        try:
+            draws = CurveDraws(kind="table", spend=knots.tolist(),
+                               params={"response": (d.outcome[name][:, keep] / n_periods).tolist()})
+        except ValidationError as exc:
+            notes.append(f"channel {name!r}: no posterior draws carried ({_first_problem(exc)}); the point curve "
+                         "is imported. The risk plan needs concave draws (Meridian slope <= 1).")
+            continue
+        out[name] = ch.model_copy(update={"draws": draws})
+        carried.append(name)
+    if carried:
+        n_draws = next(iter(d.outcome.values())).shape[0]
+        notes.insert(0, (
+            f"posterior draws: {n_draws} per channel for {', '.join(carried)}, rebuilt from the proto's posterior "
+            "(mean = the response curve) and written as per-period table draws on the curve's knots; plan against "
+            "them with response: {from: ..., channel: ..., draws: true}."))
+    return out, notes
+
+
+def _first_problem(exc: Any) -> str:
+    """The first problem of a pydantic ValidationError, in one line (field path and reason)."""
+    from optimizer.validation import FieldProblems, format_path
+
+    err = exc.errors(include_url=False)[0]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldProblems) and cause.problems:
+        loc, value, text = cause.problems[0]
+        return f"draws.{format_path(loc)} is {value!r}: {text}"
+    return str(err.get("msg", exc)).removeprefix("Value error, ")
 
 
 _HOW_TO = ("write the Mmm proto with meridian.schema.mmm_proto_generator.create_mmm_proto(mmm, [marketing_processor."

@@ -20,8 +20,10 @@ adstock, Hill after adstock, revenue KPI or a non-revenue KPI without ``revenue_
 is refused with the field named. Known answer: tests/optimizer/curves/test_import_meridian.py compares
 mean and 90 % interval with Meridian's own ``Analyzer.response_curves``.
 
-The draws are returned as a result object; they are not written into curves.yaml, whose draws are
-closed-form curves (linear, hill, log, power) while a Meridian draw is a sum over the flighting.
+The draws are returned as a result object over the interval (currency and KPI units of the whole
+interval); :func:`~optimizer.curves.importers.meridian.import_meridian` divides them by ``n_periods`` and
+writes them into curves.yaml as ``table`` draws (a Meridian draw is a sum over the flighting, with no
+closed form among the budget's curve kinds).
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def meridian_curve_draws(path: str | Path, analysis: int | None = None) -> Merid
     """
     p = Path(path)
     src = str(p)
-    cf = import_meridian(p, currency="XXX", analysis=analysis)  # validates and picks the analysis
+    cf = import_meridian(p, currency="XXX", analysis=analysis, draws=False)  # validates, picks the analysis
     a_idx = int(cf.source.settings["analysis"])
     n = int(cf.source.settings["n_periods"])
     msg, _ = read_mmm(p)

@@ -25,8 +25,11 @@ Conversion to the curves file (per period, steady state, original units):
   instead and a warning says so.
 * ``draws``: every posterior draw in closed form where the saturation has one in the budget's curve
   kinds: ``hill`` (``beta x^s / (x^s + kappa^s)``), ``michaelis_menten`` (Hill, shape 1), ``log``
-  (``beta log1p(x)``) and ``root`` (power). ``logistic`` (the default), ``tanh`` and others have no
-  such kind: the table holds their mean curve and the draws are not carried (a warning says so).
+  (``beta log1p(x)``) and ``root`` (power). ``logistic`` (the default) has no such kind: its draws are
+  carried as ``table`` draws, each draw's curve at the same 240 spends as the response (exact there;
+  straight lines between, like the mean table), at most :data:`MAX_TABLE_DRAWS` of them (evenly
+  spaced over the chains' draws, a warning says how many). A draw that is not concave cannot be a
+  table: then no draws are carried and a warning says which.
 
 Models with extra dimensions (``dims``, e.g. geo) or time-varying media are refused.
 Zarr stores are refused with the conversion to NetCDF in the message.
@@ -74,6 +77,9 @@ _CLASS_TO_LOOKUP = {"LogisticSaturation": "logistic", "HillSaturation": "hill",
                     "MichaelisMentenSaturation": "michaelis_menten", "LogSaturation": "log",
                     "RootSaturation": "root", "GeometricAdstock": "geometric"}
 N_GRID = 241  # 240 equal steps from 0 to 3x the largest spend per period
+#: Most table draws carried per channel (a PyMC-Marketing fit often holds 4 chains x 1,000 draws; 500
+#: tables of 240 knots are ~1 MB per channel in the sidecar, and the risk LP grows with every draw).
+MAX_TABLE_DRAWS = 500
 
 
 def _h5py():
@@ -245,7 +251,7 @@ def import_pymc_marketing(path: str | Path, currency: str | None = None) -> Curv
         per_draw = curve(grid)
         mean = per_draw.mean(axis=0)
         response, draws = _response_and_draws(sat_kind, grid, mean, pj, s_j[:, 0], cs[j], ts, adstock_first,
-                                              ch, warnings)
+                                              ch, warnings, per_draw)
         hist = None
         if spend is not None:
             x = spend[:, j]
@@ -323,8 +329,12 @@ def _period(ds: Any) -> str | None:
 
 
 def _response_and_draws(kind: str, grid: np.ndarray, mean: np.ndarray, p: dict, steady: np.ndarray, cs: float,
-                        ts: float, adstock_first: bool, ch: str, warnings: list[str]) -> tuple[Any, Any]:
-    """The table of the mean curve (or a Hill fallback) and the closed-form draws, where they exist."""
+                        ts: float, adstock_first: bool, ch: str, warnings: list[str],
+                        per_draw: np.ndarray) -> tuple[Any, Any]:
+    """The table of the mean curve (or a Hill fallback) and the draws: closed form where one exists, else
+    tables of ``per_draw`` (draws x grid) on the grid."""
+    from pydantic import ValidationError
+
     from optimizer.budget.config import TableResponse
 
     # per-draw closed forms in original units: x_eff = steady * x / cs when adstock comes first
@@ -347,8 +357,16 @@ def _response_and_draws(kind: str, grid: np.ndarray, mean: np.ndarray, p: dict, 
         draws = CurveDraws(kind="power", params={"coefficient": (amp * col["beta"] * k ** col["alpha"]).tolist(),
                                                  "exponent": col["alpha"].tolist()})
     else:
-        warnings.append(f"channel {ch!r}: the {kind!r} saturation has no closed form among dmpopt's curve kinds; "
-                        "its response is the table of the posterior-mean curve and its draws are not carried.")
+        keep = np.unique(np.linspace(0, per_draw.shape[0] - 1, min(per_draw.shape[0], MAX_TABLE_DRAWS)).round().astype(int))
+        try:
+            draws = CurveDraws(kind="table", spend=grid[1:].tolist(), params={"response": per_draw[keep, 1:].tolist()})
+            thinned = f" ({keep.size} of {per_draw.shape[0]}, evenly spaced)" if keep.size < per_draw.shape[0] else ""
+            warnings.append(f"channel {ch!r}: the {kind!r} saturation has no closed form among dmpopt's curve kinds; "
+                            f"its draws{thinned} are carried as tables at the response's {grid.size - 1} spends.")
+        except ValidationError as exc:
+            why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            warnings.append(f"channel {ch!r}: the {kind!r} draws are not carried: a draw cannot be a table ({why}); "
+                            "the response is the table of the posterior-mean curve.")
     try:
         response = TableResponse(kind="table", points=[(float(x), float(y)) for x, y in zip(grid[1:], mean[1:])])
     except ValueError:

@@ -48,7 +48,9 @@ def test_synthetic_proto_points_in_both_formats(suffix):
         np.testing.assert_allclose(evaluate(r, s / n), y / n, rtol=1e-6, atol=1e-9)
         cell = TableResponse(**_scaled("table", r.model_dump(), n))
         np.testing.assert_allclose(evaluate(cell, s), y, rtol=1e-6, atol=1e-9)
-        assert cf.channels[ch].draws is None  # the proto holds posterior means only
+        assert cf.channels[ch].draws is None  # no posterior in the synthetic proto, so no draws
+    assert any(w.startswith("no posterior draws carried: mmm_kernel.model has no inference_data.posterior")
+               for w in cf.warnings)
     assert cf.channels["tv"].roi.interval == pytest.approx(0.9)
     # every field the lite schema declares came through: spend_info, the REVENUE enum, the ROI interval
     assert cf.channels["tv"].historical_spend.mean == pytest.approx(35_000.0)  # make_meridian.py weekly spend
@@ -130,7 +132,7 @@ def test_real_meridian_parity_with_analyzer_response_curves(analysis, tag, n):
         assert cf.channels[ch].roi.interval == pytest.approx(0.9)
         assert cf.channels[ch].roi.low < cf.channels[ch].roi.mean < cf.channels[ch].roi.high
         assert cf.channels[ch].marginal_roi.mean > 0
-        assert cf.channels[ch].draws is None  # the proto carries the posterior mean curve only
+        assert cf.channels[ch].draws.kind == "table" and cf.channels[ch].draws.n_draws == 100  # rebuilt posterior
 
 
 def test_real_meridian_table_between_the_proto_points():
@@ -271,3 +273,94 @@ def test_meridian_draws_refuse_what_they_do_not_rebuild(tmp_path):
     # the unmodified round trip through the lite classes still works (unknown fields are kept)
     d = meridian_curve_draws(_mutate_model(tmp_path, lambda m, mm: None))
     assert d.outcome["tv"].shape == (100, 11)
+
+
+# --------------------------------------------------------------------------- draws carried into the curves file
+@pytest.mark.parametrize("analysis, tag", [(0, "all"), (1, "last_quarter")])
+def test_real_meridian_imported_draws_are_the_posterior_per_period(analysis, tag):
+    """The curves file's table draws are the rebuilt posterior / n on the point curve's knots.
+
+    Known answers: (1) ``meridian_curve_draws`` (its outcome / n_periods, exactly); (2) Meridian's own
+    ``Analyzer.response_curves(use_posterior=True, confidence_level=0.9)`` (google-meridian 2.1.0,
+    meridian_response_curves.csv): the mean over the written draws at Meridian's spend points is its
+    ``incremental_outcome`` mean / n, and their 5 % / 95 % quantiles its ci_lo / ci_hi / n (rtol 1e-6, the
+    CSV's precision); (3) the mean over draws equals the imported point curve (the proto's posterior mean)
+    to 1e-9 relative.
+    """
+    from optimizer.curves.curvefile import evaluate_draws
+    from optimizer.curves.importers.meridian_draws import meridian_curve_draws
+
+    cf = import_meridian(REAL / "meridian_mmm.binpb", analysis=analysis)
+    d = meridian_curve_draws(REAL / "meridian_mmm.binpb", analysis=analysis)
+    n = d.n_periods
+    _, ref = _real_reference()
+    assert any(w.startswith("posterior draws: 100 per channel for tv, search, social") for w in cf.warnings)
+    for ch, rows in ref[ref.analysis == tag].groupby("channel"):
+        c = cf.channels[ch]
+        keep = d.spend[ch] > 0
+        assert c.draws.kind == "table" and c.draws.spend == [x for x, _ in c.response.points]
+        np.testing.assert_array_equal(c.draws.spend, d.spend[ch][keep] / n)
+        np.testing.assert_array_equal(np.array(c.draws.params["response"]), d.outcome[ch][:, keep] / n)
+        knots = np.array(c.draws.spend)
+        np.testing.assert_allclose(evaluate_draws(c.draws, knots).mean(axis=0), evaluate(c.response, knots),
+                                   rtol=1e-9, atol=0)
+        rows = rows.sort_values("spend")
+        y = evaluate_draws(c.draws, rows.spend.to_numpy() / n)  # includes spend 0 and between-knot checks
+        np.testing.assert_allclose(y.mean(axis=0), rows.incremental_outcome_mean / n, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(np.quantile(y, 0.05, axis=0), rows.incremental_outcome_ci_lo / n, rtol=1e-6,
+                                   atol=1e-9)
+        np.testing.assert_allclose(np.quantile(y, 0.95, axis=0), rows.incremental_outcome_ci_hi / n, rtol=1e-6,
+                                   atol=1e-9)
+
+
+def test_real_meridian_point_curve_does_not_depend_on_draws():
+    """Carrying draws changes nothing else: same point curves, ROI and settings as ``draws=False``."""
+    with_d = import_meridian(REAL / "meridian_mmm.binpb")
+    without = import_meridian(REAL / "meridian_mmm.binpb", draws=False)
+    assert all(c.draws is None for c in without.channels.values())
+    for ch, c in with_d.channels.items():
+        assert c.model_copy(update={"draws": None}) == without.channels[ch]
+    assert with_d.source == without.source
+
+
+def _with_posterior(tmp_path, fn):
+    """The real proto with its posterior (NetCDF3 in MeridianModel.inference_data.posterior) edited by ``fn``."""
+    import io
+
+    from scipy.io import netcdf_file
+
+    def mutate(msg, mm):
+        src = netcdf_file(io.BytesIO(mm.inference_data.posterior), mmap=False)
+        buf = io.BytesIO()
+        out = netcdf_file(buf, "w", version=src.version_byte)
+        for name, size in src.dimensions.items():
+            out.createDimension(name, size)
+        for name, var in src.variables.items():
+            v = out.createVariable(name, var.data.dtype, var.dimensions)
+            data = np.array(var.data, copy=True)
+            fn(name, data)
+            v[:] = data
+            for a, val in var._attributes.items():
+                setattr(v, a, val)
+        for a, val in src._attributes.items():
+            setattr(out, a, val)
+        out.flush()
+        mm.inference_data.posterior = buf.getvalue()
+
+    return _mutate_model(tmp_path, mutate)
+
+
+def test_real_meridian_non_concave_draw_refuses_the_draws_not_the_import(tmp_path):
+    """A posterior draw with Hill slope 3 (Meridian allows a slope prior > 1) is S-shaped: the channel's draws are
+    refused with the draw and knot named, its point curve and the other channels' draws still import."""
+    def steep(name, data):
+        if name == "slope_m":
+            data[0, 3, 0] = 3.0  # chain 0, draw 3, channel 0 (tv)
+
+    p = _with_posterior(tmp_path, steep)
+    cf = import_meridian(p)
+    assert cf.channels["tv"].draws is None
+    assert cf.channels["search"].draws.n_draws == cf.channels["social"].draws.n_draws == 100
+    note = next(w for w in cf.warnings if w.startswith("channel 'tv': no posterior draws carried"))
+    assert "draws.params.response[3][1]" in note and "draw 3 is not concave" in note and "\n" not in note
+    assert cf.channels["tv"].response == import_meridian(REAL / "meridian_mmm.binpb").channels["tv"].response

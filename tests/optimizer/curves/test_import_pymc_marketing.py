@@ -28,10 +28,10 @@ def test_logistic_mean_curve_parity():
     for ch, rows in ref.groupby("channel"):
         got = evaluate(cf.channels[ch].response, rows.spend.to_numpy())
         np.testing.assert_allclose(got, rows.response.to_numpy(), rtol=1e-6, atol=1e-9)
-        assert cf.channels[ch].draws is None  # logistic has no closed form among the budget's kinds
+        assert cf.channels[ch].draws.kind == "table"  # logistic has no closed form among the budget's kinds
         assert cf.channels[ch].adstock.normalised
     assert cf.period == "week" and cf.currency == "EUR" and cf.source.tool_version == "0.19.2"
-    assert any("'logistic' saturation has no closed form" in w for w in cf.warnings)
+    assert any("'logistic' saturation has no closed form" in w and "carried as tables" in w for w in cf.warnings)
     lo, hi = cf.channels["tv"].roi.low, cf.channels["tv"].roi.high
     assert lo <= cf.channels["tv"].roi.mean <= hi
 
@@ -53,6 +53,59 @@ def test_hill_draws_parity():
         if cf.channels[ch].response.kind == "table":
             np.testing.assert_allclose(evaluate(cf.channels[ch].response, rows.spend.to_numpy()),
                                        rows.response.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_logistic_draws_are_carried_as_tables():
+    """Each posterior draw of the default (logistic) saturation becomes a table draw on the response's spends:
+    equal to the tool's own per-draw curve (pytensor, make_pymc_marketing.py) at its spends, and their mean
+    equal to the imported posterior-mean table."""
+    cf = import_pymc_marketing(FIX / "pymc_logistic.nc", currency="EUR")
+    ref = pd.read_csv(FIX / "pymc_logistic_draws.csv")
+    for ch, rows in ref.groupby("channel"):
+        d = cf.channels[ch].draws
+        assert d.kind == "table" and d.n_draws == 60 and len(d.spend) == 240
+        for i, r in rows.groupby("draw"):
+            got = evaluate_draws(d, r.spend.to_numpy())[int(i)]
+            np.testing.assert_allclose(got, r.response.to_numpy(), rtol=1e-6, atol=1e-9)
+        knots = np.asarray(d.spend)
+        np.testing.assert_allclose(evaluate_draws(d, knots).mean(axis=0), evaluate(cf.channels[ch].response, knots),
+                                   rtol=1e-12)
+
+
+def test_many_logistic_draws_are_thinned_evenly(monkeypatch):
+    """Above MAX_TABLE_DRAWS the draws are thinned to evenly spaced ones (the first and last kept), and the
+    warning says how many of how many."""
+    import optimizer.curves.importers.pymc_marketing as pm
+
+    full = import_pymc_marketing(FIX / "pymc_logistic.nc", currency="EUR")
+    monkeypatch.setattr(pm, "MAX_TABLE_DRAWS", 20)
+    cf = pm.import_pymc_marketing(FIX / "pymc_logistic.nc", currency="EUR")
+    keep = np.unique(np.linspace(0, 59, 20).round().astype(int))
+    assert keep[0] == 0 and keep[-1] == 59 and keep.size == 20
+    for ch in ("tv", "search"):
+        np.testing.assert_array_equal(np.asarray(cf.channels[ch].draws.params["response"]),
+                                      np.asarray(full.channels[ch].draws.params["response"])[keep])
+    assert any("its draws (20 of 60, evenly spaced) are carried as tables" in w for w in cf.warnings)
+
+
+def test_a_draw_that_cannot_be_a_table_drops_the_draws_not_the_import(tmp_path):
+    """A draw with a negative response (lam < 0 in one draw) cannot be a table draw: the point curve still
+    imports, the draws are dropped and the warning names the draw."""
+    import shutil
+
+    import h5py
+
+    p = tmp_path / "neg.nc"
+    shutil.copy(FIX / "pymc_logistic.nc", p)
+    with h5py.File(p, "r+") as f:
+        lam = f["posterior"]["saturation_lam"]
+        v = lam[()]
+        v[0, 7, 0] = -abs(v[0, 7, 0])  # draw 7 of the first channel in the file
+        lam[...] = v
+    cf = import_pymc_marketing(p, currency="EUR")
+    dropped = [c for c, ch in cf.channels.items() if ch.draws is None]
+    assert len(dropped) == 1
+    assert any(f"channel {dropped[0]!r}: the 'logistic' draws are not carried" in w and "[7]" in w for w in cf.warnings)
 
 
 def _copy_with_attr(tmp_path, key, value):

@@ -248,3 +248,68 @@ def test_transform_is_y_times_f_of_x_over_xs(kind, a, b, c, xs, ys):
     g = adapter.validate_python({"kind": kind, **_transform(kind, params, xs, ys)})
     x = np.array([0.0, 0.3 * b, b, 3 * b, 30 * b])
     np.testing.assert_allclose(evaluate(g, x), ys * evaluate(f, x / xs), rtol=1e-9, atol=1e-9 * a)
+
+
+# --------------------------------------------------------------------------- table draws (Meridian's posterior)
+def _table_curves(tmp_path, n_draws=60):
+    """tv with concave table draws (a * sqrt-like knots) on 4 shared knots; written with a sidecar (> 50 draws)."""
+    from optimizer.budget.config import TableResponse
+
+    rng = np.random.default_rng(8)
+    knots = [20_000.0, 40_000.0, 80_000.0, 160_000.0]
+    rows = [[float(a * np.sqrt(x)) for x in knots] for a in rng.uniform(800, 1200, n_draws)]
+    draws = CurveDraws(kind="table", spend=knots, params={"response": rows})
+    mean = [[x, float(np.mean([r[j] for r in rows]))] for j, x in enumerate(knots)]
+    cf = CurvesFile(
+        dmpopt_curves=1, source=Source(tool="meridian"), currency="CNY", kpi=Kpi(name="revenue", unit="currency"),
+        period="week", channels={"tv": ChannelCurves(response=TableResponse(kind="table", points=mean), draws=draws),
+                                 "search": ChannelCurves(response=hill_response(400_000.0, 80_000.0, 0.8))})
+    write_curves(cf, tmp_path / "fitted" / "curves.yaml")
+    return cf
+
+
+def test_table_draws_pass_through_scaled_per_cell(tmp_path):
+    """draws: true with table draws: each draw becomes a TableDraw of n * f(x / n) (periods_per_cell n = 13), the
+    same scaling as the channel's curve, so a draw at 13 x a knot is 13 x the knot's response."""
+    cf = _table_curves(tmp_path)
+    p = _scenario(tmp_path, "{from: fitted/curves.yaml, channel: tv, draws: true, periods_per_cell: 13}",
+                  "{from: fitted/curves.yaml, channel: search}")
+    budget = load_scenario(p).model.budget
+    unc = budget.advanced.uncertainty
+    assert unc.objective == "expected" and [c.channel for c in unc.channels] == ["tv"]
+    src = cf.channels["tv"].draws
+    assert len(unc.channels[0].draws) == src.n_draws == 60
+    for i, d in enumerate(unc.channels[0].draws):
+        assert d.kind == "table"
+        assert [list(pt) for pt in d.points] == [[13 * x, 13 * y] for x, y in zip(src.spend, src.params["response"][i])]
+    first = budget.channels[0].response.points[0]
+    assert first == (13 * 20_000.0, pytest.approx(13 * cf.channels["tv"].response.points[0][1]))
+    assert _budget_dict(p)["status"] == "optimal"
+
+
+def test_uncertainty_draws_without_kind_are_still_hill_and_tables_are_checked():
+    """Existing YAML (draws without kind) keeps meaning Hill; a table draw is validated like kind: table."""
+    from optimizer.budget.advanced.config import ChannelDraws, HillDraw, TableDraw
+    from pydantic import ValidationError
+
+    cd = ChannelDraws.model_validate({"channel": "tv", "draws": [
+        {"max_response": 10, "half_saturation_spend": 5}, {"kind": "table", "points": [[1, 2], [3, 4]]}]})
+    assert isinstance(cd.draws[0], HillDraw) and cd.draws[0].kind == "hill" and isinstance(cd.draws[1], TableDraw)
+    with pytest.raises(ValidationError, match="the curve must be concave"):
+        ChannelDraws.model_validate({"channel": "tv", "draws": [
+            {"kind": "table", "points": [[1, 1], [2, 5]]}, {"kind": "table", "points": [[1, 2], [3, 4]]}]})
+    with pytest.raises(ValidationError, match=r"a draw's kind must be 'hill' \(the default when left out\) or 'table'"):
+        ChannelDraws.model_validate({"channel": "tv", "draws": [
+            {"kind": "log", "scale": 1}, {"kind": "table", "points": [[1, 2], [3, 4]]}]})
+
+
+def test_scenario_with_a_bad_table_draw_names_its_path(tmp_path):
+    """Inline uncertainty draws in a scenario: a non-concave table draw is reported with file, line and path."""
+    p = _scenario(tmp_path, "{kind: linear, roi: 2}", "{kind: linear, roi: 1}", extra=(
+        "  advanced:\n    uncertainty:\n      channels:\n      - channel: tv\n        draws:\n"
+        "        - {kind: table, points: [[10, 10], [20, 30]]}\n"
+        "        - {kind: table, points: [[10, 10], [20, 15]]}\n"))
+    msg = _error(p)
+    assert ("budget.advanced.uncertainty.channels[0].draws[0].points[1] is [20.0, 30.0]; the curve must be "
+            "concave") in msg
+    assert "the risk plan needs concave draws" in msg and "s_hill" not in msg

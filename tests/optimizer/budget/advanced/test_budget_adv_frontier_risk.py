@@ -98,3 +98,57 @@ def test_milp_frontier_matches_cold_solves():
                                      "advanced": cfg.advanced.model_copy(update={"frontier": None})})
         assert resp == pytest.approx(allocate_advanced(one).objective_value, rel=5e-4)
     assert np.isnan(t["holds_until_budget"]).all()  # no ranging for a MILP
+
+
+@pytest.mark.parametrize("objective, spend_a, value", [("expected", 100.0, 210.0), ("cvar", 0.0, 180.0)])
+def test_risk_plan_with_table_draws_by_hand(objective, spend_a, value):
+    """Hand-solvable: channel a has two table draws, slope 2 (draw 1) or 1 (draw 2) up to spend 100, flat after;
+    b is linear with roi 1.2; budget 150 spent in full.
+
+    expected: a's mean slope 1.5 > 1.2 up to 100, then 0, so a = 100, b = 50: (200 + 100) / 2 + 60 = 210.
+    cvar at level 0.5 over 2 draws = the worse draw, always draw 2 (a + 1.2 b); 1 < 1.2 so a = 0, b = 150: 180.
+    """
+    d = {"total_budget": {"amount": 150, "mode": "equal"},
+         "channels": [{"name": "a", "response": {"kind": "table", "points": [[100, 150]]}},
+                      {"name": "b", "response": {"kind": "linear", "roi": 1.2}}],
+         "advanced": {"uncertainty": {"objective": objective, "cvar_level": 0.5, "channels": [
+             {"channel": "a", "draws": [{"kind": "table", "points": [[100, 200]]},
+                                        {"kind": "table", "points": [[50, 50], [100, 100]]}]}]}}}
+    r = allocate_advanced(AdvancedBudget.model_validate(d))
+    spend = dict(zip(r.channel_totals["channel"], r.channel_totals["spend"]))
+    assert spend["a"] == pytest.approx(spend_a, abs=1e-6) and spend["b"] == pytest.approx(150 - spend_a, abs=1e-6)
+    got = r.risk.expected_response if objective == "expected" else r.risk.cvar_response
+    assert got == pytest.approx(value, rel=1e-9)
+    assert r.status == "optimal"
+
+
+def test_table_draws_are_scaled_to_each_segment():
+    """A table draw is the whole audience's curve: in a segment of share s it is s f(x / s) (Curve.scaled), so
+    spending in proportion to the shares gives the unsegmented response (0.25 f(0.25 x / 0.25) + 0.75 f(...) = f(x))."""
+    from optimizer.budget.advanced.risk import draw_curves
+    from optimizer.budget.problem import build_model
+
+    pts = [[[40, 80], [100, 140]], [[40, 60], [100, 90]]]
+    d = {"total_budget": {"amount": 100},
+         "segments": [{"name": "s1", "audience_share": 0.25}, {"name": "s2", "audience_share": 0.75}],
+         "channels": [{"name": "a", "response": {"kind": "table", "points": pts[0]}},
+                      {"name": "b", "response": {"kind": "linear", "roi": 1.0}}],
+         "advanced": {"uncertainty": {"channels": [{"channel": "a", "draws": [{"kind": "table", "points": p}
+                                                                             for p in pts]}]}}}
+    cfg = AdvancedBudget.model_validate(d)
+    model = build_model(core_config(cfg))
+    curves = draw_curves(cfg, model)
+    x = np.array([10.0, 40.0, 70.0, 100.0, 300.0])
+    for s, p in enumerate(pts):
+        whole = Curve("table", (), np.array([0.0] + [q[0] for q in p]), np.array([0.0] + [q[1] for q in p]))
+        seg = [(ci, float(model.curve_share[ci])) for ci in range(len(model.curves))
+               if cfg.channels[int(model.curve_channel[ci])].name == "a"]
+        assert sorted(share for _, share in seg) == [0.25, 0.75]
+        total = np.zeros_like(x)
+        for ci, share in seg:
+            c = curves[s][ci]
+            assert c.kind == "table"
+            np.testing.assert_allclose(c.knots_x, share * whole.knots_x, rtol=1e-15)
+            np.testing.assert_allclose(c.knots_y, share * whole.knots_y, rtol=1e-15)
+            total += c.value(share * x)
+        np.testing.assert_allclose(total, whole.value(x), rtol=1e-12)
