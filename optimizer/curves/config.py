@@ -13,7 +13,7 @@ Example::
     holidays: [holiday]                              # 0/1 columns
     lift_tests: lift.csv                             # optional; columns channel, x, delta_x, delta_y, sigma
     model: {max_lag: 8, n_fourier: 2}
-    fit: {n_starts: 8, n_bootstrap: 100, holdout_periods: 13, seed: 7}
+    fit: {n_starts: 8, n_bootstrap: 100, holdout_periods: 13, seed: 7}   # uncertainty: mcmc for posterior draws
 
 Validated like a scenario: errors name the file, line, field path and what is allowed.
 """
@@ -69,7 +69,16 @@ class FitSettings(_Model):
     """Search, uncertainty and reporting settings."""
 
     n_starts: int = Field(8, ge=1, le=200, description="Starts of the multi-start quasi-Newton search.")
-    n_bootstrap: int = Field(100, ge=0, le=2000, description="Block-bootstrap draws (0 = no intervals).")
+    n_bootstrap: int = Field(100, ge=0, le=2000, description="Curve draws of the uncertainty method (0 = no "
+                             "intervals): bootstrap refits, or posterior draws with uncertainty: mcmc.")
+    uncertainty: Literal["bootstrap", "mcmc"] = Field(
+        "bootstrap", description="How curve draws and ROI intervals are made: 'bootstrap' (moving-block residual "
+        "bootstrap, each draw refitted) or 'mcmc' (posterior draws by Markov chain Monte Carlo; "
+        "docs/curves-posterior.md)."
+    )
+    mcmc_iterations: int | None = Field(None, ge=1000, le=1_000_000, description="Sampling sweeps per chain with "
+                                        "uncertainty: mcmc (default max(2000, 5 x n_bootstrap)); at least 1000, "
+                                        "so that 2 chains hold the largest n_bootstrap (2000).")
     block_length: int | None = Field(None, ge=1, description="Bootstrap block length in periods (default ceil(T^(1/3))).")
     holdout_periods: int = Field(13, ge=0, description="Last periods held out for holdout metrics (0 = none).")
     current_periods: int = Field(13, ge=1, description="ROI is read at the mean spend of the last this-many periods.")

@@ -9,7 +9,9 @@ fitted by variable projection (:mod:`optimizer.curves.fit`): seeded multi-start 
 (decay, half-saturation, shape) per channel, exact NNLS inside, analytic gradient. A weakly
 informative Gaussian prior on (decay, log half-saturation, shape) makes it a MAP estimate (default
 means 0.3, 0, 1 and sds 0.3, 0.7, 0.7; ``prior=False`` turns it off). Uncertainty: moving-block
-bootstrap of residuals, each draw refitted from the point estimate. Diagnostics: R^2/NRMSE/MAPE
+bootstrap of residuals, each draw refitted from the point estimate (default), or ``uncertainty="mcmc"``:
+posterior draws of the same model (:mod:`optimizer.curves.posterior`; compared in docs/curves-posterior.md).
+Diagnostics: R^2/NRMSE/MAPE
 in-sample and on the last ``holdout_periods`` periods (fitted without them), residual checks and
 identifiability warnings.
 
@@ -42,6 +44,9 @@ LOG_KAPPA_BOUNDS = (float(np.log(0.2)), float(np.log(10.0)))
 SHAPE_BOUNDS = {"hill": (0.5, 3.5), "hill_concave": (0.3, 1.0), "log": (1.0, 1.0), "power": (0.05, 0.95)}
 PRIOR_MEAN = (0.3, 0.0, 1.0)
 PRIOR_SD = (0.3, 0.7, 0.7)
+#: How curve draws are made: "bootstrap" (moving-block residual bootstrap, each draw refitted from the
+#: MAP) or "mcmc" (posterior draws by Markov chain Monte Carlo, :mod:`optimizer.curves.posterior`).
+UNCERTAINTY_METHODS = ("bootstrap", "mcmc")
 
 Progress = Callable[[str, int, int], None]
 
@@ -57,17 +62,27 @@ class CurveModel:
     trend: include a linear trend.
     prior: use the weak Gaussian prior on the nonlinear parameters (MAP); False = plain least squares.
     ridge: ridge penalty on the scaled media coefficients (0 = none).
-    n_starts: multi-start count. n_bootstrap: bootstrap draws (0 = none). block_length: None = ceil(T^(1/3)).
+    n_starts: multi-start count. n_bootstrap: curve draws of the uncertainty method (0 = none; the name is
+    historical: with ``uncertainty="mcmc"`` they are posterior draws). block_length: None = ceil(T^(1/3)).
     holdout_periods: last periods held out for the holdout metrics (0 = none).
     current_periods: ROI and marginal ROI are read at the mean spend of the last this-many periods.
-    interval: coverage of the bootstrap intervals (0.9). seed: int or None (drawn and echoed).
+    interval: coverage of the ROI intervals (0.9). seed: int or None (drawn and echoed).
+    uncertainty: "bootstrap" (default; moving-block residual bootstrap, each draw refitted from the MAP with a
+    randomised prior mean) or "mcmc" (posterior draws of the same model by Markov chain Monte Carlo,
+    :mod:`optimizer.curves.posterior`; its diagnostics go to ``result_.settings["uncertainty_diagnostics"]``).
+    mcmc_iterations: sampling sweeps per chain for "mcmc" (None = ``max(2000, 5 n_bootstrap)``).
     """
 
     def __init__(self, saturation: str | dict[str, str] = "hill", *, max_lag: int = 8, max_decay: float = 0.85,
                  n_fourier: int = 2, periods_per_year: float = 365.25 / 7, trend: bool = True, prior: bool = True,
                  ridge: float = 0.0, n_starts: int = 8, n_bootstrap: int = 100, block_length: int | None = None,
                  holdout_periods: int = 13, current_periods: int = 13, interval: float = 0.9,
-                 seed: int | None = None):
+                 uncertainty: str = "bootstrap", mcmc_iterations: int | None = None, seed: int | None = None):
+        if uncertainty not in UNCERTAINTY_METHODS:
+            raise ValueError(f"uncertainty is {uncertainty!r}; it must be one of {', '.join(UNCERTAINTY_METHODS)}.")
+        if mcmc_iterations is not None and mcmc_iterations < max(1, -(-n_bootstrap // 2)):
+            raise ValueError(f"mcmc_iterations is {mcmc_iterations}; it must be >= {max(1, -(-n_bootstrap // 2))} "
+                             f"(n_bootstrap {n_bootstrap} draws from 2 chains), or None for the default.")
         self.saturation = saturation
         self.max_lag = max_lag
         self.max_decay = max_decay
@@ -82,18 +97,26 @@ class CurveModel:
         self.holdout_periods = holdout_periods
         self.current_periods = current_periods
         self.interval = interval
+        self.uncertainty = uncertainty
+        self.mcmc_iterations = mcmc_iterations
         self.seed = seed
 
     # ------------------------------------------------------------------ settings
     def settings(self) -> dict:
-        """The settings as a JSON-safe dict (recorded in the curves file)."""
+        """The settings as a JSON-safe dict (recorded in the curves file).
+
+        The uncertainty method is recorded when it is not the default bootstrap (so that the curves files of
+        bootstrap fits stay byte-identical to those written before the method existed).
+        """
+        extra = ({"uncertainty": self.uncertainty, "mcmc_iterations": self.mcmc_iterations}
+                 if self.uncertainty != "bootstrap" else {})
         return {"saturation": self.saturation, "max_lag": self.max_lag, "max_decay": self.max_decay,
                 "n_fourier": self.n_fourier, "periods_per_year": self.periods_per_year, "trend": self.trend,
                 "prior": {"mean": list(PRIOR_MEAN), "sd": list(PRIOR_SD)} if self.prior else None,
                 "ridge": self.ridge, "n_starts": self.n_starts, "n_bootstrap": self.n_bootstrap,
                 "block_length": self.block_length, "holdout_periods": self.holdout_periods,
                 "current_periods": self.current_periods, "interval": self.interval,
-                "adstock": "geometric, weights not normalised (budget convention)"}
+                "adstock": "geometric, weights not normalised (budget convention)", **extra}
 
     def _kind(self, channel: str) -> str:
         return self.saturation if isinstance(self.saturation, str) else self.saturation.get(channel, "hill")
@@ -251,10 +274,22 @@ class CurveModel:
                 holdout["first_date"] = str(h.dates[n_train].date())
         done = self.n_starts + (min(3, self.n_starts) if H else 0)
 
-        # bootstrap
+        # uncertainty: posterior draws, or the bootstrap
         draws_theta, draws_beta = [], []
+        uncertainty_diagnostics = None
         resid = design.y - fitted
-        for b in range(self.n_bootstrap):
+        if self.uncertainty == "mcmc" and self.n_bootstrap > 0:
+            from optimizer.curves.posterior import sample
+
+            def mcmc_tick(i: int, n: int) -> None:
+                step("mcmc", done + round(self.n_bootstrap * i / n), total_steps)
+
+            post = sample(design, theta, beta, self.n_bootstrap, n_iter=self.mcmc_iterations,
+                          seed=int(rng.integers(2**63)), channel_names=names, progress=mcmc_tick)
+            draws_theta, draws_beta = list(post.theta), list(post.beta)
+            uncertainty_diagnostics = post.diagnostics()  # compact: it is copied into the curves file too
+            warnings += list(post.warnings)
+        for b in range(self.n_bootstrap if self.uncertainty == "bootstrap" else 0):
             y_star = fitted + block_resample(resid, rng, self.block_length)
             lt = None
             if design.lift:
@@ -316,12 +351,15 @@ class CurveModel:
         metrics_in["first_date"] = str(h.dates[warm].date())
         warnings += resid_warn
         decomposition = self._decomposition(h, full, gamma, z, beta, y_scale, groups, fitted_all)
+        settings = self.settings()
+        if uncertainty_diagnostics is not None:
+            settings["uncertainty_diagnostics"] = uncertainty_diagnostics
         self.result_ = CurveFit(
             channels=channels,
             metrics={"in_sample": metrics_in, "holdout": holdout,
                      "noise_sd": float(np.sqrt(design.noise_var)) * y_scale},
             residual=resid_stats, decomposition=decomposition, warnings=tuple(warnings), seed=seed,
-            settings=self.settings(), data_sha256=h.sha256, start_objectives=best.start_objectives,
+            settings=settings, data_sha256=h.sha256, start_objectives=best.start_objectives,
             n_bootstrap=self.n_bootstrap, elapsed_seconds=time.perf_counter() - t0,
             lift_tests=tuple(t.to_dict() for t in lift))
         self.history_ = h

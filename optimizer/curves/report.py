@@ -117,15 +117,17 @@ def html_report(result: CurveFit, images: dict[str, bytes], title: str = "dmpopt
     imgs = "".join(f'<h2>{html.escape(k)}</h2><img alt="{html.escape(k)}" src="data:image/png;base64,'
                    f'{base64.b64encode(v).decode()}">' for k, v in images.items())
     r = result.residual
+    # "mcmc" draws are posterior draws (optimizer/curves/posterior.py); older fits record no method
+    method = "posterior (MCMC)" if result.settings.get("uncertainty") == "mcmc" else "bootstrap"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;}} table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}} img{{max-width:100%}}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>Seed {result.seed}; {result.n_bootstrap} bootstrap draws; fitted in {result.elapsed_seconds:.1f} s.
+<p>Seed {result.seed}; {result.n_bootstrap} {method} draws; fitted in {result.elapsed_seconds:.1f} s.
 Curves are per-period responses to spend sustained every period (carry-over included); money per period.
 ROI and marginal ROI are read at the current spend (mean of the last periods) with
-{result.settings.get('interval', 0.9):.0%} bootstrap intervals.</p>
+{result.settings.get('interval', 0.9):.0%} {method} intervals.</p>
 <h2>Fit</h2><table><tr><th>sample</th><th>periods</th><th>R^2</th><th>NRMSE</th><th>MAPE</th></tr>{''.join(rows)}</table>
 <p>Residuals: Durbin-Watson {r['durbin_watson']:.2f}, Ljung-Box p {r['ljung_box_p']:.3g} ({r['ljung_box_lags']} lags).</p>
 <h2>Channels</h2><table><tr>{head}</tr>{body}</table>

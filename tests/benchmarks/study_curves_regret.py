@@ -24,6 +24,9 @@ estimator help beyond the noise of the sets?", so it needs many sets and many va
   - ``no-prior``: ``prior=False``;
   - ``prior=d/sd_d/log_kappa/sd_k/n/sd_n``: another prior (e.g. ``prior=0.4/0.25/0/0.7/1.75/0.72``, the
     moments of U(0, 0.8) decays and U(0.5, 3) shapes, Robyn's usual hyperparameter ranges);
+  - ``ev:METHOD:N``: plan on the mean over ``N`` curve draws of the fit's uncertainty method (``bootstrap``
+    or ``mcmc``, ``CurveModel(uncertainty=...)``) instead of the point fit: the Bayes decision when the
+    draws are posterior draws (maximises the expected response under them);
   - ``hold-weak``: the base fit, but channels with coefficient t < 2 (the fit's weak-signal warning) held at
     their mean spend of the last 13 weeks and only the others planned (the literal reading of "keep
     them near current spend").
@@ -90,12 +93,31 @@ def curve_fn(resp: dict):
     return lambda x: response_value(resp, x)
 
 
+def mean_of_draws(draws: dict[str, list[float]]):
+    """``x -> mean over draws of the Hill curves in ``draws`` (the fit's columnar draws)."""
+    if set(draws) != {"max_response", "half_saturation_spend", "shape"}:
+        raise ValueError(f"ev: draws of {sorted(draws)}; this study averages Hill draws only")
+    m, h, n = (np.asarray(draws[k], dtype=float)[:, None] for k in ("max_response", "half_saturation_spend", "shape"))
+
+    def f(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)[None, :]
+        with np.errstate(divide="ignore"):
+            return (m / (1.0 + np.where(x > 0, (h / np.maximum(x, 1e-300)) ** n, np.inf))).mean(axis=0)
+    return f
+
+
 def fit_curves(s, seed: int, variant: str) -> tuple[dict, object]:
-    """Fitted curves (budget schema) of one variant, and the fit result (None for the oracle)."""
+    """Fitted curves (budget schema, or callables for ``ev:``) of one variant, and the fit result (None for
+    the oracle)."""
     if variant == "oracle":
         return oracle_curves(s), None
     opts: dict = {}
     pin = ""
+    if variant.startswith("ev:"):
+        _, method, n = variant.split(":")
+        res = CurveModel(seed=seed, n_bootstrap=int(n), holdout_periods=0, uncertainty=method).fit(
+            s.data, spend_cols=s.spend_columns(), **KW).result
+        return {c: mean_of_draws(res.channels[c].draws) for c in s.channels}, res
     if variant == "no-prior":
         opts["prior"] = False
     elif variant.startswith("true-"):
@@ -145,7 +167,7 @@ def one_set(C: int, T: int, noise: float, seed: int, spend: dict, variants: list
                 curve_model.PRIOR_MEAN, curve_model.PRIOR_SD = saved
         else:
             curves, res = fit_curves(s, seed, "base" if v == "hold-weak" else v)
-        funcs = [curve_fn(curves[c]) for c in ch]
+        funcs = [curves[c] if callable(curves[c]) else curve_fn(curves[c]) for c in ch]
         if v == "hold-weak":
             held = [i for i, c in enumerate(ch) if res.channels[c].signal_t < 2]
             fixed = {i: min(max(float(s.data[f"spend_{ch[i]}"].iloc[-13:].mean()), lo[i]), hi[i]) for i in held}
