@@ -165,15 +165,23 @@ def one_set(C: int, T: int, noise: float, seed: int, baseline: bool, iterations:
     return out
 
 
-def coverage(n_sets: int, n_draws: int = 40, prior: bool = True,
-             shape_range: tuple[float, float] = (0.6, 3.0)) -> tuple[float, float, int]:
-    """Share of 90 % bootstrap intervals holding the true ROI / marginal ROI (2 independent channels,
-    104 weeks, noise 5 %, seeds 100...)."""
-    hits_roi, hits_m = [], []
+def coverage(n_sets: int, n_draws: int = 40, prior: bool = True, shape_range: tuple[float, float] = (0.6, 3.0),
+             uncertainty: str = "bootstrap", verbose: bool = False) -> dict:
+    """Share of 90 % intervals holding the true ROI / marginal ROI (2 independent channels, 104 weeks,
+    noise 5 %, seeds 100...), with the fit's ``uncertainty`` method ("bootstrap" or "mcmc").
+
+    Returns ``{"n", "roi", "mroi"}`` (coverages), the median interval widths over the true values
+    (``width_roi``, ``width_mroi``), ``seconds_per_fit`` and one row per channel fit (``rows``: set, channel,
+    true shape, true ROI, ROI interval, true mROI, mROI interval), for study_curves_posterior.py too.
+    """
+    hits_roi, hits_m, w_roi, w_m, seconds, rows = [], [], [], [], [], []
     for k in range(n_sets):
         s = simulate(2, 104, 0.05, seed=100 + k, n_correlated_pairs=0, flight_every=0, shape_range=shape_range)
-        res = CurveModel(seed=k, n_bootstrap=n_draws, n_starts=4, holdout_periods=0, prior=prior).fit(
+        t0 = time.perf_counter()
+        res = CurveModel(seed=k, n_bootstrap=n_draws, n_starts=4, holdout_periods=0, prior=prior,
+                         uncertainty=uncertainty).fit(
             s.data, spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"]).result
+        seconds.append(time.perf_counter() - t0)
         for c, t in s.truth.items():
             ch = res.channels[c]
             x = ch.current_spend
@@ -181,7 +189,17 @@ def coverage(n_sets: int, n_draws: int = 40, prior: bool = True,
             mroi = (t.response(np.array([1.001 * x]))[0] - t.response(np.array([0.999 * x]))[0]) / (0.002 * x)
             hits_roi.append(ch.roi["low"] <= roi <= ch.roi["high"])
             hits_m.append(ch.marginal_roi["low"] <= mroi <= ch.marginal_roi["high"])
-    return float(np.mean(hits_roi)), float(np.mean(hits_m)), len(hits_roi)
+            w_roi.append((ch.roi["high"] - ch.roi["low"]) / roi)
+            w_m.append((ch.marginal_roi["high"] - ch.marginal_roi["low"]) / mroi)
+            rows.append((k, c, t.shape, roi, ch.roi["low"], ch.roi["high"], mroi, ch.marginal_roi["low"],
+                         ch.marginal_roi["high"]))
+        diag = res.settings.get("uncertainty_diagnostics")
+        if verbose and diag:
+            print(f"  set {k}: max R-hat {diag['max_rhat']:.3f}, min ESS {diag['min_ess']:.0f}, "
+                  f"{seconds[-1]:.2f} s", flush=True)
+    return {"n": len(hits_roi), "roi": float(np.mean(hits_roi)), "mroi": float(np.mean(hits_m)),
+            "width_roi": float(np.median(w_roi)), "width_mroi": float(np.median(w_m)),
+            "seconds_per_fit": float(np.mean(seconds)), "rows": rows}
 
 
 def lift_effect(seeds: range) -> list[tuple[float, float]]:
@@ -225,7 +243,8 @@ def main() -> None:
         n = 10 if a.quick else 30
         for label, kw in (("as built", {}), ("no prior", {"prior": False}),
                           ("true shapes concave (0.6-1.0)", {"shape_range": (0.6, 1.0)})):
-            cov_roi, cov_m, n_cov = coverage(n, **kw)
+            cov = coverage(n, **kw)
+            cov_roi, cov_m, n_cov = cov["roi"], cov["mroi"], cov["n"]
             print(f"coverage of 90 % intervals, {label}, {n_cov} channel fits: ROI {cov_roi:.0%}, marginal ROI {cov_m:.0%}",
                   flush=True)
         return
@@ -243,7 +262,8 @@ def main() -> None:
     print(f"lift tests, 2 confounded channels (r = 0.95), {len(lift)} sets: regret without "
           f"{np.mean([r[0] for r in lift]):.2%} (worst {np.max([r[0] for r in lift]):.2%}), with one test per "
           f"channel {np.mean([r[1] for r in lift]):.2%} (worst {np.max([r[1] for r in lift]):.2%})")
-    cov_roi, cov_m, n_cov = coverage(10 if a.quick else 30)
+    cov = coverage(10 if a.quick else 30)
+    cov_roi, cov_m, n_cov = cov["roi"], cov["mroi"], cov["n"]
     print(f"coverage of 90 % intervals over {n_cov} channel fits: ROI {cov_roi:.0%}, marginal ROI {cov_m:.0%}")
     main_regret(a)
 

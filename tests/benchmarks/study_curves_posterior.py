@@ -2,9 +2,9 @@
 
 Run: .venv/bin/python tests/benchmarks/study_curves_posterior.py [--sets 30] [--only coverage|speed|regret]
 
-Coverage mirrors ``coverage()`` of tests/benchmarks/bench_curves.py (same simulator call and seeds 100...,
-2 independent channels, 104 weeks, noise 5 %, 4 starts, 40 draws, no holdout), with the uncertainty method
-as a parameter (that function fixes the bootstrap); both methods fit the same sets. Reported per method: the
+Coverage is ``coverage()`` of tests/benchmarks/bench_curves.py (same simulator call and seeds 100...,
+2 independent channels, 104 weeks, noise 5 %, 4 starts, 40 draws, no holdout) with the uncertainty method
+as its parameter; both methods fit the same sets. Reported per method: the
 share of 90 % intervals that hold the true ROI / marginal ROI at current spend, the median interval width
 divided by the true value, and the seconds per fit. Speed: 20 channels x 156 weeks (simulate(20, 156, 0.05,
 seed=1)), 100 draws, holdout on (the defaults), as in the benchmark's speed line. Regret (optional): plan
@@ -23,38 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_curves import coverage  # noqa: E402  (the benchmark's coverage, the method as a parameter)
+
 from optimizer.curves.model import CurveModel  # noqa: E402
 from optimizer.curves.simulate import simulate  # noqa: E402
-
-
-def coverage(n_sets: int, uncertainty: str, n_draws: int = 40, shape_range: tuple[float, float] = (0.6, 3.0),
-             verbose: bool = False) -> dict:
-    """bench_curves.coverage() with the uncertainty method as a parameter, plus widths, misses and timing."""
-    hits_roi, hits_m, w_roi, w_m, seconds, rows = [], [], [], [], [], []
-    for k in range(n_sets):
-        s = simulate(2, 104, 0.05, seed=100 + k, n_correlated_pairs=0, flight_every=0, shape_range=shape_range)
-        t0 = time.perf_counter()
-        res = CurveModel(seed=k, n_bootstrap=n_draws, n_starts=4, holdout_periods=0, uncertainty=uncertainty).fit(
-            s.data, spend_cols=s.spend_columns(), control_cols=["price"], holiday_cols=["holiday"]).result
-        seconds.append(time.perf_counter() - t0)
-        for c, t in s.truth.items():
-            ch = res.channels[c]
-            x = ch.current_spend
-            roi = t.response(np.array([x]))[0] / x
-            mroi = (t.response(np.array([1.001 * x]))[0] - t.response(np.array([0.999 * x]))[0]) / (0.002 * x)
-            hits_roi.append(ch.roi["low"] <= roi <= ch.roi["high"])
-            hits_m.append(ch.marginal_roi["low"] <= mroi <= ch.marginal_roi["high"])
-            w_roi.append((ch.roi["high"] - ch.roi["low"]) / roi)
-            w_m.append((ch.marginal_roi["high"] - ch.marginal_roi["low"]) / mroi)
-            rows.append((k, c, t.shape, roi, ch.roi["low"], ch.roi["high"], mroi, ch.marginal_roi["low"],
-                         ch.marginal_roi["high"]))
-        diag = res.settings.get("uncertainty_diagnostics")
-        if verbose and diag:
-            print(f"  set {k}: max R-hat {diag['max_rhat']:.3f}, min ESS {diag['min_ess']:.0f}, "
-                  f"{seconds[-1]:.2f} s", flush=True)
-    return {"n": len(hits_roi), "roi": float(np.mean(hits_roi)), "mroi": float(np.mean(hits_m)),
-            "width_roi": float(np.median(w_roi)), "width_mroi": float(np.median(w_m)),
-            "seconds_per_fit": float(np.mean(seconds)), "rows": rows}
 
 
 def speed(uncertainty: str) -> tuple[float, float, dict | None]:
@@ -136,7 +110,7 @@ def main() -> None:
         variants = [("as built", (0.6, 3.0))] + ([("true shapes concave", (0.6, 1.0))] if a.concave else [])
         for label, shapes in variants:
             for m in methods:
-                r = coverage(a.sets, m, shape_range=shapes, verbose=a.verbose)
+                r = coverage(a.sets, uncertainty=m, shape_range=shapes, verbose=a.verbose)
                 print(f"coverage {m}, {label}, {r['n']} channel fits: ROI {r['roi']:.0%}, "
                       f"marginal ROI {r['mroi']:.0%}; "
                       f"median width / true: ROI {r['width_roi']:.2f}, marginal ROI {r['width_mroi']:.2f}; "

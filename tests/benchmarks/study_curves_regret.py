@@ -101,7 +101,7 @@ def mean_of_draws(draws: dict[str, list[float]]):
 
     def f(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)[None, :]
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):  # x = 0: (h / x)^n = inf, response 0
             return (m / (1.0 + np.where(x > 0, (h / np.maximum(x, 1e-300)) ** n, np.inf))).mean(axis=0)
     return f
 
