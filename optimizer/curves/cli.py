@@ -63,7 +63,7 @@ def _fit(history: Path, config: Path, out: Path, seed: int | None, quiet: bool) 
                        ridge=cfg.model.ridge, n_starts=f.n_starts, n_bootstrap=f.n_bootstrap,
                        block_length=f.block_length, holdout_periods=f.holdout_periods,
                        current_periods=f.current_periods, interval=f.interval,
-                       uncertainty=f.uncertainty, mcmc_iterations=f.mcmc_iterations,
+                       uncertainty=f.uncertainty, mcmc_iterations=f.mcmc_iterations, point=f.point,
                        seed=seed if seed is not None else f.seed)
     if quiet:
         model.fit(h, lift_tests=lift)

@@ -23,9 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from optimizer.validation import load_model
+from optimizer.validation import FieldProblems, load_model
 
 _CFG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -79,11 +79,23 @@ class FitSettings(_Model):
     mcmc_iterations: int | None = Field(None, ge=1000, le=1_000_000, description="Sampling sweeps per chain with "
                                         "uncertainty: mcmc (default max(2000, 5 x n_bootstrap)); at least 1000, "
                                         "so that 2 chains hold the largest n_bootstrap (2000).")
+    point: Literal["map", "posterior_mean"] = Field(
+        "map", description="Each channel's curve: 'map' (the point fit) or 'posterior_mean' (the Hill curve closest "
+        "to the mean over the draws: plans on it maximise the expected response; needs n_bootstrap > 0; best with "
+        "uncertainty: mcmc, docs/curves-posterior.md)."
+    )
     block_length: int | None = Field(None, ge=1, description="Bootstrap block length in periods (default ceil(T^(1/3))).")
     holdout_periods: int = Field(13, ge=0, description="Last periods held out for holdout metrics (0 = none).")
     current_periods: int = Field(13, ge=1, description="ROI is read at the mean spend of the last this-many periods.")
     interval: float = Field(0.9, gt=0, lt=1, description="Coverage of the ROI intervals (0.9 = 90 %).")
     seed: int | None = Field(None, ge=0, description="Seed of the starts and the bootstrap (--seed overrides).")
+
+    @model_validator(mode="after")
+    def _point_needs_draws(self) -> "FitSettings":
+        if self.point == "posterior_mean" and self.n_bootstrap == 0:
+            raise FieldProblems([(("point",), self.point, "the posterior mean is the mean over curve draws; "
+                                  "n_bootstrap is 0: set n_bootstrap > 0 or point: map")])
+        return self
 
 
 class CurvesConfig(_Model):

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.curves.adstock import lag_matrix
+from optimizer.curves.bayes_curve import posterior_mean_curve
 from optimizer.curves.bootstrap import block_resample
 from optimizer.curves.data import History, check_history
 from optimizer.curves.diagnostics import (extrapolation_warning, metrics, residual_checks, coefficient_t, spend_warnings,
@@ -47,6 +48,9 @@ PRIOR_SD = (0.3, 0.7, 0.7)
 #: How curve draws are made: "bootstrap" (moving-block residual bootstrap, each draw refitted from the
 #: MAP) or "mcmc" (posterior draws by Markov chain Monte Carlo, :mod:`optimizer.curves.posterior`).
 UNCERTAINTY_METHODS = ("bootstrap", "mcmc")
+#: Which curve a channel's ``response`` is: "map" (the point fit) or "posterior_mean" (the Hill curve
+#: closest to the mean over the draws, :mod:`optimizer.curves.bayes_curve`; needs draws).
+POINT_CURVES = ("map", "posterior_mean")
 
 Progress = Callable[[str, int, int], None]
 
@@ -71,15 +75,25 @@ class CurveModel:
     randomised prior mean) or "mcmc" (posterior draws of the same model by Markov chain Monte Carlo,
     :mod:`optimizer.curves.posterior`; its diagnostics go to ``result_.settings["uncertainty_diagnostics"]``).
     mcmc_iterations: sampling sweeps per chain for "mcmc" (None = ``max(2000, 5 n_bootstrap)``).
+    point: the curve each channel's ``response`` (and its ROI / marginal ROI ``mean``) is: "map", the point
+    fit, or "posterior_mean", the Hill curve closest to the mean over the draws on 0-3x the channel's mean
+    spend (the expected-response curve: plans on it maximise the expected response; Hill channels with
+    draws only, others keep the point fit). docs/curves-posterior.md.
     """
 
     def __init__(self, saturation: str | dict[str, str] = "hill", *, max_lag: int = 8, max_decay: float = 0.85,
                  n_fourier: int = 2, periods_per_year: float = 365.25 / 7, trend: bool = True, prior: bool = True,
                  ridge: float = 0.0, n_starts: int = 8, n_bootstrap: int = 100, block_length: int | None = None,
                  holdout_periods: int = 13, current_periods: int = 13, interval: float = 0.9,
-                 uncertainty: str = "bootstrap", mcmc_iterations: int | None = None, seed: int | None = None):
+                 uncertainty: str = "bootstrap", mcmc_iterations: int | None = None, point: str = "map",
+                 seed: int | None = None):
         if uncertainty not in UNCERTAINTY_METHODS:
             raise ValueError(f"uncertainty is {uncertainty!r}; it must be one of {', '.join(UNCERTAINTY_METHODS)}.")
+        if point not in POINT_CURVES:
+            raise ValueError(f"point is {point!r}; it must be one of {', '.join(POINT_CURVES)}.")
+        if point == "posterior_mean" and n_bootstrap == 0:
+            raise ValueError("point is 'posterior_mean', which is the mean over curve draws; n_bootstrap is 0 (no "
+                             "draws): set n_bootstrap > 0 or point 'map'.")
         if mcmc_iterations is not None and mcmc_iterations < max(1, -(-n_bootstrap // 2)):
             raise ValueError(f"mcmc_iterations is {mcmc_iterations}; it must be >= {max(1, -(-n_bootstrap // 2))} "
                              f"(n_bootstrap {n_bootstrap} draws from 2 chains), or None for the default.")
@@ -99,6 +113,7 @@ class CurveModel:
         self.interval = interval
         self.uncertainty = uncertainty
         self.mcmc_iterations = mcmc_iterations
+        self.point = point
         self.seed = seed
 
     # ------------------------------------------------------------------ settings
@@ -110,6 +125,8 @@ class CurveModel:
         """
         extra = ({"uncertainty": self.uncertainty, "mcmc_iterations": self.mcmc_iterations}
                  if self.uncertainty != "bootstrap" else {})
+        if self.point != "map":
+            extra["point"] = self.point
         return {"saturation": self.saturation, "max_lag": self.max_lag, "max_decay": self.max_decay,
                 "n_fourier": self.n_fourier, "periods_per_year": self.periods_per_year, "trend": self.trend,
                 "prior": {"mean": list(PRIOR_MEAN), "sd": list(PRIOR_SD)} if self.prior else None,
@@ -316,7 +333,6 @@ class CurveModel:
             if cur <= 0:
                 cur = float(x[x > 0].mean())
             resp = self._response(design, c, theta[c], beta[c], y_scale)
-            roi, mroi = _roi(resp, cur)
             draws: dict[str, list[float]] = {}
             roi_lo = roi_hi = mroi_lo = mroi_hi = None
             if draws_theta:
@@ -325,6 +341,10 @@ class CurveModel:
                 roi_lo, roi_hi = (float(v) for v in np.quantile(pairs[:, 0], [alpha, 1 - alpha]))
                 mroi_lo, mroi_hi = (float(v) for v in np.quantile(pairs[:, 1], [alpha, 1 - alpha]))
                 draws = _draw_columns(rs)
+                if self.point == "posterior_mean" and design.kinds[c] in ("hill", "hill_concave"):
+                    resp = posterior_mean_curve(draws, resp, 3.0 * float(x.mean()),
+                                                shape_bounds=tuple(SHAPE_BOUNDS[design.kinds[c]]))
+            roi, mroi = _roi(resp, cur)
             hist = {"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean()), "last": float(x[-1])}
             channels[name] = ChannelFit(
                 name, design.kinds[c], float(theta[c, 0]), self.max_lag, resp, hist, cur,

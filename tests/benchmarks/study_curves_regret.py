@@ -27,6 +27,11 @@ estimator help beyond the noise of the sets?", so it needs many sets and many va
   - ``ev:METHOD:N``: plan on the mean over ``N`` curve draws of the fit's uncertainty method (``bootstrap``
     or ``mcmc``, ``CurveModel(uncertainty=...)``) instead of the point fit: the Bayes decision when the
     draws are posterior draws (maximises the expected response under them);
+  - ``evfit:METHOD:N``: as ``ev:``, but the mean of the draws is replaced by the Hill curve closest to it
+    (least squares on 120 spends over 0-3x mean spend, from the point fit's parameters): what a curves file
+    with one closed-form curve per channel can carry;
+  - ``pm:METHOD:N``: the shipped option ``CurveModel(point="posterior_mean", uncertainty=METHOD, n_bootstrap=N)``
+    (``fit: {point: posterior_mean}``), i.e. ``evfit:`` as the fit itself computes it;
   - ``hold-weak``: the base fit, but channels with coefficient t < 2 (the fit's weak-signal warning) held at
     their mean spend of the last 13 weeks and only the others planned (the literal reading of "keep
     them near current spend").
@@ -48,6 +53,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import optimizer.curves.model as curve_model  # noqa: E402
+from optimizer.curves.bayes_curve import mean_of_hill_draws, posterior_mean_curve  # noqa: E402
 from optimizer.curves.model import CurveModel  # noqa: E402
 from optimizer.curves.regret import oracle_curves  # noqa: E402
 from optimizer.curves.results import response_value  # noqa: E402
@@ -94,16 +100,13 @@ def curve_fn(resp: dict):
 
 
 def mean_of_draws(draws: dict[str, list[float]]):
-    """``x -> mean over draws of the Hill curves in ``draws`` (the fit's columnar draws)."""
+    """``x -> mean over draws`` of the fit's columnar Hill draws (optimizer.curves.bayes_curve)."""
     if set(draws) != {"max_response", "half_saturation_spend", "shape"}:
         raise ValueError(f"ev: draws of {sorted(draws)}; this study averages Hill draws only")
-    m, h, n = (np.asarray(draws[k], dtype=float)[:, None] for k in ("max_response", "half_saturation_spend", "shape"))
+    return lambda x: mean_of_hill_draws(draws, x)
 
-    def f(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=float)[None, :]
-        with np.errstate(divide="ignore", over="ignore"):  # x = 0: (h / x)^n = inf, response 0
-            return (m / (1.0 + np.where(x > 0, (h / np.maximum(x, 1e-300)) ** n, np.inf))).mean(axis=0)
-    return f
+
+_FITS: dict = {}
 
 
 def fit_curves(s, seed: int, variant: str) -> tuple[dict, object]:
@@ -113,11 +116,24 @@ def fit_curves(s, seed: int, variant: str) -> tuple[dict, object]:
         return oracle_curves(s), None
     opts: dict = {}
     pin = ""
-    if variant.startswith("ev:"):
+    if variant.startswith("pm:"):
         _, method, n = variant.split(":")
-        res = CurveModel(seed=seed, n_bootstrap=int(n), holdout_periods=0, uncertainty=method).fit(
-            s.data, spend_cols=s.spend_columns(), **KW).result
-        return {c: mean_of_draws(res.channels[c].draws) for c in s.channels}, res
+        res = CurveModel(seed=seed, n_bootstrap=int(n), holdout_periods=0, uncertainty=method,
+                         point="posterior_mean").fit(s.data, spend_cols=s.spend_columns(), **KW).result
+        return {c: res.channels[c].response for c in s.channels}, res
+    if variant.startswith(("ev:", "evfit:")):
+        how, method, n = variant.split(":")
+        key = (seed, tuple(s.channels), s.settings["n_weeks"], s.settings["noise"], method, n)  # ev:, evfit: share it
+        if key not in _FITS:
+            _FITS.clear()
+            _FITS[key] = CurveModel(seed=seed, n_bootstrap=int(n), holdout_periods=0, uncertainty=method).fit(
+                s.data, spend_cols=s.spend_columns(), **KW).result
+        res = _FITS[key]
+        means = {c: mean_of_draws(res.channels[c].draws) for c in s.channels}
+        if how == "ev":
+            return means, res
+        return {c: posterior_mean_curve(res.channels[c].draws, res.channels[c].response,
+                                        3.0 * float(s.data[f"spend_{c}"].mean())) for c in s.channels}, res
     if variant == "no-prior":
         opts["prior"] = False
     elif variant.startswith("true-"):
