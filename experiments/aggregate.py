@@ -123,6 +123,18 @@ def weekly_looks(start_date: dt.date, week: str | None) -> tuple[Look, ...]:
     return tuple(looks)
 
 
+def _latest_week(eng: Engine, exp: "ExperimentConfig") -> str:
+    """ISO week (``YYYY-Www``) of the latest timestamp at or after the experiment's start in ``staged``."""
+    from experiments.config import iso_week_label
+
+    t = eng.fetch(f"SELECT max(t) AS t FROM staged WHERE t >= {_epoch(exp.start_date)!r}")["t"].iloc[0]
+    if t is None or t != t:  # NULL: no row in the window
+        raise AggregationError(
+            "NO_DATA", f"experiment {exp.name!r}: no rows at or after start_date {exp.start_date}; check start_date "
+            "and the timestamp column.")
+    return iso_week_label(dt.datetime.fromtimestamp(float(t), tz=dt.timezone.utc).date())
+
+
 # --------------------------------------------------------------------------- result
 _MOMENT_FIELDS = ("mean", "m2", "cov_mean", "cov_m2", "cross_m2", "den_mean", "den_m2", "num_den_m2", "cov_den_m2")
 
@@ -348,8 +360,9 @@ def aggregate(
     base_dir : path
         Folder that relative data paths start from (the experiments file's folder).
     week : str, optional
-        Last ISO week to include (``"2026-W47"``); looks run from the start week to it. Default:
-        all data in one look (labelled with the start week when there is no timestamp).
+        Last ISO week to include (``"2026-W47"``); looks run from the start week to it. Default: all
+        data, i.e. looks up to the ISO week of the latest timestamp (without a timestamp column: one
+        look, labelled with the start week).
     engine : Engine, optional
         A :class:`DuckDBEngine` (default, created and closed here) or a Spark engine. An engine
         passed in is left open.
@@ -366,9 +379,10 @@ def aggregate(
 
         return aggregate_summary(exp, week)
     has_time = exp.data.timestamp_col is not None
-    if has_time:
+    looks: tuple[Look, ...] = ()
+    if has_time and week is not None:
         looks = weekly_looks(exp.start_date, week)
-    else:
+    elif not has_time:
         # Without timestamps the whole file is one look, labelled with the report week if given.
         from experiments.config import iso_week_label
 
@@ -389,6 +403,10 @@ def aggregate(
         eng.create_view("staged", sql_template("source").format(projection=P.source_projection(exp, plan)))
         rows_per_variant = P.run_checks(exp, plan)
         P.encode_variants(exp, plan, rows_per_variant)
+        if not looks:
+            # No week given: the looks run to the ISO week of the latest timestamp in the experiment's window
+            # (all the data), as a summary file's do to its latest week.
+            looks = weekly_looks(exp.start_date, _latest_week(eng, exp))
         events = isinstance(exp.data, EventsSource)
         dims = "".join(f", min({g}) AS {g}" for g in plan.dims.values())
         last = looks[-1]

@@ -2,7 +2,7 @@
 
 Commands
 --------
-``report CONFIG --week 2026-W47 --out DIR [--format table|json|markdown]``
+``report CONFIG [--week 2026-W47] --out DIR [--format table|json|markdown]``
     Writes ``DIR/report.html`` (self-contained), ``DIR/report.md``, ``DIR/plots/*.png``,
     ``DIR/experiments.json`` and ``DIR/results.csv|json``; prints the written paths to stdout, or
     with ``--format`` the analysis in that format (the paths then go to stderr).
@@ -11,7 +11,8 @@ Commands
     to the terminal's width; ``--out`` also writes the report's data files (no pages, no plots).
 
 Both commands take the same options (``--week``, ``--out/-o``, ``--format/-f``, ``--engine``,
-``--strict``); ``report`` needs ``--week`` and ``--out``. A bad ``--format`` or ``--engine`` is a
+``--strict``); ``report`` needs ``--out``. Without ``--week`` each experiment is analysed on all its
+data (up to the ISO week of its latest row) and the report is labelled with the latest such week. A bad ``--format`` or ``--engine`` is a
 usage error (exit 2), like a bad ``--solver`` or ``--format`` of ``dmpopt plan``.
 
 Exit codes: 0 ok (also when some experiment's analysis failed: it is reported as an error row;
@@ -115,7 +116,8 @@ def _write(out: Path, files: dict[str, bytes]) -> list[Path]:
 @app.command()
 def report(
     config: Path = typer.Argument(..., help="experiments.yaml (data paths are relative to its folder)."),
-    week: str = typer.Option(..., "--week", help="Report week, ISO format YYYY-Www (e.g. 2026-W47)."),
+    week: Optional[str] = typer.Option(None, "--week", help="Report week, ISO format YYYY-Www (e.g. 2026-W47); "
+                                       "default: all data, up to the latest week in it."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing)."),
     fmt: Optional[OutputFormat] = typer.Option(
         None, "--format", "-f", help=FORMAT_HELP + " Without it, the written paths are printed."),
@@ -145,7 +147,8 @@ def report(
 @app.command()
 def analyze(
     config: Path = typer.Argument(..., help="experiments.yaml (data paths are relative to its folder)."),
-    week: Optional[str] = typer.Option(None, "--week", help="Analyse data up to this ISO week (default: all data)."),
+    week: Optional[str] = typer.Option(None, "--week", help="Analyse data up to this ISO week (default: all data, "
+                                       "up to the latest week in it)."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Also write experiments.json, results.csv and results.json to this folder."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help=FORMAT_HELP),

@@ -198,7 +198,8 @@ class ExperimentsAnalysis:
     Attributes
     ----------
     week : str
-        Report week (ISO), or ``"latest"`` when all data was used.
+        Report week (ISO); without one, the latest week any experiment's data reached (``"latest"`` when no
+        experiment could be analysed).
     experiments : tuple of ExperimentAnalysis
         In config order.
     status : str
@@ -295,7 +296,8 @@ def analyze_experiments(
     today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExperimentsAnalysis:
-    """Analyse every experiment as of ``week`` (ISO, e.g. ``"2026-W47"``; None: all data).
+    """Analyse every experiment as of ``week`` (ISO, e.g. ``"2026-W47"``; None: all data, each experiment up to the
+    ISO week of its latest row, and the analysis labelled with the latest of those weeks).
 
     Never raises for a problem in one experiment's data: that experiment carries
     ``status="error"`` and an error code. Config errors are caught earlier (load time).
@@ -316,7 +318,10 @@ def analyze_experiments(
             if issue.blocking:
                 warnings.append(f"{r.name}: {issue.code}: {issue.message}")
     status = "ok" if all(r.status == "ok" for r in results) else "partial"
-    return ExperimentsAnalysis(week or "latest", results, status, tuple(warnings))
+    # without a week every experiment runs to its own latest data: the analysis is as of the latest of those
+    # weeks ("YYYY-Www" labels sort in time order)
+    label = week or max((r.week for r in results if r.status == "ok"), default="latest")
+    return ExperimentsAnalysis(label, results, status, tuple(warnings))
 
 
 def analyze_experiment(exp: "ExperimentConfig", base_dir: str | Path = ".", week: str | None = None,

@@ -258,3 +258,30 @@ def test_summary_source_moments_and_errors():
     assert info.value.code == "BAD_SUMMARY"
     assert "sum (conversions) is 150 for n = 100 users" in str(info.value)
     assert "sum_sq is missing" in str(info.value)
+
+
+def test_no_week_means_all_the_data_up_to_its_latest_week(tmp_path):
+    """Without a week the looks run to the ISO week of the latest timestamp: the same aggregates as that week
+    given explicitly (known answer), not only the start week (the defect: `dmpopt experiments analyze` without
+    --week analysed the first week's users only and said "as of latest")."""
+    path = tmp_path / "u.csv"
+    pd.DataFrame({"user_id": [1, 2, 3, 4, 5], "variant": ["control", "treatment", "control", "treatment", "control"],
+                  "exposed": ["2026-10-30 10:00:00", "2026-11-02 00:00:00", "2026-11-08 23:59:59",
+                              "2026-11-09 00:00:00", "2026-11-30 00:00:00"],
+                  "converted": [1, 1, 0, 1, 1], "revenue": [9.0, 1.0, 2.0, 3.0, 4.0]}).to_csv(path, index=False)
+    exp = make_exp(path, timestamp_col="exposed")  # starts 2026-11-02; user 1 is before it
+    auto, explicit = aggregate(exp), aggregate(exp, week="2026-W49")  # 2026-11-30 is the Monday of 2026-W49
+    assert [lk.label for lk in auto.looks] == ["2026-W45", "2026-W46", "2026-W47", "2026-W48", "2026-W49"]
+    assert auto.looks == explicit.looks
+    pd.testing.assert_frame_equal(auto.moments, explicit.moments)
+    assert auto.variant_users == explicit.variant_users
+    assert auto.variant_users["treatment"] == 2  # users 2 and 4: the start-week-only look had user 2 alone
+
+
+def test_no_week_and_no_row_after_the_start_is_a_clear_error(tmp_path):
+    path = tmp_path / "u.csv"
+    pd.DataFrame({"user_id": [1, 2], "variant": ["control", "treatment"],
+                  "exposed": ["2026-10-30 10:00:00", "2026-10-31 10:00:00"],
+                  "converted": [1, 0], "revenue": [1.0, 2.0]}).to_csv(path, index=False)
+    with pytest.raises(AggregationError, match="no rows at or after start_date 2026-11-02"):
+        aggregate(make_exp(path, timestamp_col="exposed"))

@@ -90,7 +90,7 @@ def test_report_writes_files(runner, small_config, tmp_path):
         (["analyze", "{cfg}", "--week", "2026-47"], 1, "expected an ISO week such as '2026-W47'"),
         (["analyze", "{missing}"], 1, "file not found"),
         (["analyze", "{invalid}"], 1, "did you mean 'control'?"),
-        (["report", "{cfg}", "--out", "{out}"], 2, "Missing option '--week'"),
+        (["report", "{cfg}", "--week", "2026-W47"], 2, "Missing option '--out'"),
         (["analyze", "{cfg}", "--format", "xml"], 2, "Invalid value for '--format'"),
         (["report", "{cfg}", "--week", "2026-W47", "--out", "{out}", "--format", "xml"], 2,
          "Invalid value for '--format'"),
@@ -138,3 +138,24 @@ def test_help_lists_commands(runner):
     res = runner.invoke(app, ["--help"])
     assert res.exit_code == 0
     assert "report" in res.stdout and "analyze" in res.stdout
+
+
+def test_without_week_every_experiment_uses_all_its_data(runner, tmp_path):
+    """No --week: each experiment is analysed up to the ISO week of its latest row, the same as giving that week
+    (known answer), and the analysis is labelled with the latest such week. The shipped weekly scenario:
+    checkout_button's data ends in 2026-W47, feed_creative's in 2026-W48. Before the fix the default analysed
+    the start week only (checkout_button: 1,996 of 8,000 users, 'continue' instead of 'ship')."""
+    cfg = ROOT / "scenarios" / "experiments" / "weekly.yaml"
+    auto = runner.invoke(app, ["analyze", str(cfg), "--format", "json"])
+    w47 = runner.invoke(app, ["analyze", str(cfg), "--week", "2026-W47", "--format", "json"])
+    assert auto.exit_code == 0 and w47.exit_code == 0, auto.output + w47.output
+    a, b = json.loads(auto.stdout), json.loads(w47.stdout)
+    assert a["week"] == "2026-W48"
+    ea = {e["name"]: e for e in a["experiments"]}
+    eb = {e["name"]: e for e in b["experiments"]}
+    assert ea["checkout_button"]["week"] == "2026-W47" and ea["feed_creative"]["week"] == "2026-W48"
+    assert ea["checkout_button"] == eb["checkout_button"]
+    out = tmp_path / "r"
+    res = runner.invoke(app, ["report", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "2026-W48" in (out / "report.md").read_text(encoding="utf-8").splitlines()[0]
