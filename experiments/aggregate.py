@@ -425,7 +425,8 @@ def aggregate(
                 partials=P.user_values(exp, plan, events=True, combine=True))
         else:
             eng.register_looks(looks)
-            users_where = f"t < {last.end_epoch!r}" if has_time else "TRUE"
+            # users exposed before the start are left out, as events before it are (QA or pre-launch traffic)
+            users_where = f"t >= {start!r} AND t < {last.end_epoch!r}" if has_time else "TRUE"
             user_sql = sql_template("users_to_looks").format(
                 dims="".join(f", {g}" for g in plan.dims.values()),
                 values=P.user_values(exp, plan, events=False, combine=False),
