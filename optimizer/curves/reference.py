@@ -283,7 +283,8 @@ def resolve_budget_draws(data: Any, info: ValidationInfo | None = None) -> Any:
         if s_shaped:
             problems.append((loc + ("draws",), True, (
                 f"{s_shaped} of the {d.n_draws} draws of {ref.channel!r} in {path} have shape > 1 (S curves); "
-                "the risk plan needs concave draws (shape <= 1): drop draws: true")))
+                "the risk plan needs concave draws (shape <= 1): drop draws: true (to plan on the expected response "
+                "instead, refit with fit: {point: posterior_mean}, docs/curves-posterior.md)")))
             continue
         entries.append({"channel": name, "draws": [
             {"max_response": m, "half_saturation_spend": h, "shape": s}
