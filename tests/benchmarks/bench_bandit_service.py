@@ -90,6 +90,23 @@ class RawConnection:
         self.sock.close()
 
 
+def _run_clients(target, args: tuple, clients: int) -> dict:
+    """Run ``target(*args, queue)`` in ``clients`` forked processes; each puts ``(requests, errors)`` on the
+    queue. Returns requests, errors, wall seconds and requests per second over all of them."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, q)) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    elapsed = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    n = sum(r[0] for r in results)
+    return {"requests": n, "errors": sum(r[1] for r in results), "seconds": elapsed, "rps": n / elapsed}
+
+
 def _closed_loop(port: int, request: bytes, seconds: float, out: mp.Queue) -> None:
     conn = RawConnection(port)
     n = errors = 0
@@ -133,18 +150,7 @@ def _closed_loop_mixed(port: int, seconds: float, out: mp.Queue) -> None:
 
 def mixed_throughput(port: int, clients: int, seconds: float) -> dict:
     """Closed-loop choose+reward pairs/s (reported as chooses/s) with ``clients`` processes."""
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    procs = [ctx.Process(target=_closed_loop_mixed, args=(port, seconds, q)) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for p in procs:
-        p.start()
-    results = [q.get() for _ in procs]
-    elapsed = time.perf_counter() - t0
-    for p in procs:
-        p.join()
-    n = sum(r[0] for r in results)
-    return {"requests": n, "errors": sum(r[1] for r in results), "seconds": elapsed, "rps": n / elapsed}
+    return _run_clients(_closed_loop_mixed, (port, seconds), clients)
 
 
 def compare_stores(seconds: float, worker_counts: list[int], clients: int, redis_nice: int = 0) -> None:
@@ -210,18 +216,7 @@ def compare_stores(seconds: float, worker_counts: list[int], clients: int, redis
 def throughput(port: int, path: str, body: bytes, clients: int, seconds: float) -> dict:
     """Closed-loop requests/s with ``clients`` processes, one connection each."""
     request = _request_bytes(path, body)
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    procs = [ctx.Process(target=_closed_loop, args=(port, request, seconds, q)) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for p in procs:
-        p.start()
-    results = [q.get() for _ in procs]
-    elapsed = time.perf_counter() - t0
-    for p in procs:
-        p.join()
-    n = sum(r[0] for r in results)
-    return {"requests": n, "errors": sum(r[1] for r in results), "seconds": elapsed, "rps": n / elapsed}
+    return _run_clients(_closed_loop, (port, request, seconds), clients)
 
 
 def _open_loop(port: int, request: bytes, rate: float, seconds: float, start_at: float, nodelay: bool,
